@@ -1,11 +1,15 @@
 // Every configuration key Primus C++ knows: the union of Primus's Megatron trainer
 // and model presets (primus/configs/modules, primus/configs/models/megatron), the keys
 // its MI300X/MI325X example experiments override, every argparse dest of Megatron-LM's
-// megatron/training/arguments.py, and the few keys only this engine has.
+// megatron/training/arguments.py (including the dataclass-generated groups, listed
+// under their dests), and the few keys only this engine has. Read from Primus
+// fd1eeab (2026-08-22) and Megatron-LM d98e8a6 (2026-08-22).
 //
 // Columns: name, type, default (YAML scalar text), doc, implemented, nullable.
-// - Default: Primus's preset default where a module preset (or language_model.yaml /
-//   primus_megatron_model.yaml) sets one, else Megatron's argparse default, else null.
+// - Default: the value Primus's presets resolve to for a pre-training module
+//   (pre_trainer.yaml over trainer_base.yaml over its bases; language_model.yaml and
+//   primus_megatron_model.yaml over module presets), else Megatron's argparse
+//   default, else null (keys only a specific model or example sets).
 // - implemented = true only for keys the engine acts on, i.e. the keys that feed
 //   TrainConfig (train_config.hpp). Everything else (performance hints such as
 //   use_flash_attn or the fusion switches, logging integrations such as wandb_*) is
@@ -358,7 +362,7 @@ constexpr std::array kKeySpecs{
     KeySpec{"grpo_clamp_eps_lower", Float, "0.01", "Lower GRPO ratio clipping bound.", false, false},
     KeySpec{"grpo_clamp_eps_upper", Float, "0.01", "Upper GRPO ratio clipping bound.", false, false},
     KeySpec{"grpo_default_temperature", Float, "1.0", "Default sampling temperature for GRPO rollouts.", false, false},
-    KeySpec{"grpo_default_top_p", Int, "0", "Default top-p for GRPO rollouts.", false, false},
+    KeySpec{"grpo_default_top_p", Float, "0.0", "Default top-p for GRPO rollouts.", false, false},
     KeySpec{"grpo_entropy_term_weight", Float, "0.0", "Weight of the entropy term in the GRPO loss.", false, false},
     KeySpec{"grpo_filter_groups_with_same_reward", Bool, "false", "Drop GRPO groups whose samples all have the same reward.", false, false},
     KeySpec{"grpo_group_size", Int, "2", "Samples per GRPO group.", false, false},
@@ -997,7 +1001,7 @@ constexpr std::array kKeySpecs{
     KeySpec{"tensorboard_queue_size", Int, "1000", "Pending TensorBoard events before a flush.", false, false},
     KeySpec{"test_data_path", List, "null", "Data prefixes of a separate test dataset.", true, true},
     KeySpec{"test_mode", Bool, "false", "Run real-time tests alongside training.", false, false},
-    KeySpec{"theta", Int, "null", "RoPE base frequency (diffusion).", false, true},
+    KeySpec{"theta", Float, "null", "RoPE base frequency (diffusion).", false, true},
     KeySpec{"tiktoken_num_special_tokens", Int, "1000", "Number of special tokens of the tiktoken tokenizer.", false, false},
     KeySpec{"tiktoken_pattern", String, "null", "Tiktoken split pattern (v1 or v2).", false, true},
     KeySpec{"tiktoken_special_tokens", Any, "null", "Special tokens of the tiktoken tokenizer.", false, true},
@@ -1148,7 +1152,7 @@ constexpr std::array kKeySpecs{
     KeySpec{"yarn_correction_range_round_to_int", Bool, "null", "Round YaRN correction range ends to integers.", false, true},
     KeySpec{"yarn_original_max_position_embeddings", Int, "null", "Original context length for YaRN correction.", false, true},
     KeySpec{"zero_bubble_adaptive_memory_limit_percentile", Int, "85", "Memory-limit percentile of adaptive zero-bubble scheduling.", false, false},
-    KeySpec{"zero_bubble_max_pending_backward", String, "auto", "Maximum pending backward passes in zero-bubble scheduling.", false, false},
+    KeySpec{"zero_bubble_max_pending_backward", Any, "auto", "Maximum pending backward passes in zero-bubble scheduling.", false, false},
     KeySpec{"zero_bubble_pipeline_timers_end_iter", Int, "110", "Iteration at which zero-bubble pipeline timers stop.", false, false},
     KeySpec{"zero_bubble_pipeline_timers_start_iter", Int, "100", "Iteration at which zero-bubble pipeline timers start.", false, false},
     KeySpec{"zero_bubble_v_schedule", Bool, "false", "Use the zero-bubble V schedule.", false, false},
