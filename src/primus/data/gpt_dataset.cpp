@@ -235,6 +235,15 @@ bool GPTDataset::load_cached_indices(std::int64_t tokens_per_epoch) {
         shuffle_shape != std::vector<std::int64_t>{num_samples}) {
       return false;  // a stale or damaged cache is rebuilt
     }
+    for (const std::int32_t sequence : document_index) {
+      if (sequence < begin_ || sequence >= end_) return false;
+    }
+    for (std::size_t i = 0; i < sample_index.size(); i += 2) {
+      if (sample_index[i] < 0 || sample_index[i] >= document_shape[0] || sample_index[i + 1] < 0) return false;
+    }
+    for (const std::int64_t sample : shuffle_index) {
+      if (sample < 0 || sample >= num_samples) return false;
+    }
     num_epochs_ = num_epochs;
     document_index_ = std::move(document_index);
     sample_index_ = std::move(sample_index);
@@ -280,13 +289,24 @@ void GPTDataset::read_sample(std::int64_t index, std::int64_t* out) const {
   const std::int64_t first_offset = sample_index_[static_cast<std::size_t>(2 * sample + 1)];
   const std::int64_t last = sample_index_[static_cast<std::size_t>(2 * sample + 2)];
   const std::int64_t last_offset = sample_index_[static_cast<std::size_t>(2 * sample + 3)];
-  for (std::int64_t position = first; position <= last; ++position) {
+  // Checked so that a damaged index can never write past the sample.
+  std::int64_t remaining = config_.seq_length + kExtraToken;
+  const auto positions = static_cast<std::int64_t>(document_index_.size());
+  for (std::int64_t position = first; position <= last && position < positions; ++position) {
     const std::int32_t sequence = document_index_[static_cast<std::size_t>(position)];
     const std::int64_t offset = position == first ? first_offset : 0;
     const std::int64_t end =
         position == last ? last_offset + kExtraToken : sequences_->sequence_length(sequence);
+    if (end - offset > remaining) break;
     sequences_->read_tokens(sequence, offset, end - offset, out);
     out += end - offset;
+    remaining -= end - offset;
+  }
+  if (remaining != 0) {
+    throw std::runtime_error(fmt::format(
+        "GPTDataset {} ({} split): the sample index is inconsistent at sample {} (cache prefix "
+        "\"{}\"); delete the cache files to rebuild them",
+        sequences_->identity(), split_name(split_), sample, cache_prefix_));
   }
 }
 
