@@ -56,6 +56,32 @@ TEST(NumpyRandomState, RandomIntervalStaysInRange) {
   for (const int count : seen) EXPECT_GT(count, 800);  // each of 0..5 about 1000 times
 }
 
+// Two sequences of 3 and 5 tokens, seq_length 3: samples of 4 tokens that share
+// their boundary token. Worked by hand from helpers.cpp build_sample_idx.
+class TwoSequences : public TokenSequences {
+ public:
+  std::int64_t num_sequences() const override { return 2; }
+  std::int64_t sequence_length(std::int64_t sequence) const override { return sequence == 0 ? 3 : 5; }
+  void read_tokens(std::int64_t sequence, std::int64_t offset, std::int64_t length,
+                   std::int64_t* out) const override {
+    for (std::int64_t i = 0; i < length; ++i) out[i] = sequence * 10 + offset + i;
+  }
+  std::string identity() const override { return "two"; }
+};
+
+TEST(GPTSampleIndex, MatchesAHandWorkedExample) {
+  const TwoSequences sequences;
+  // 8 tokens, one epoch: (8 - 1) / 3 = 2 samples.
+  EXPECT_EQ(build_gpt_sample_index(sequences, {0, 1}, 3, 1, 8),
+            (std::vector<std::int64_t>{0, 0, 1, 0, 1, 3}));
+  // Sequence 1 first: sample 0 = s1[0:4], sample 1 = s1[3:5] + s0[0:2].
+  EXPECT_EQ(build_gpt_sample_index(sequences, {1, 0}, 3, 1, 8),
+            (std::vector<std::int64_t>{0, 0, 0, 3, 1, 1}));
+  // Two epochs: (16 - 1) / 3 = 5 samples; the last one ends on the final token.
+  EXPECT_EQ(build_gpt_sample_index(sequences, {0, 1, 1, 0}, 3, 2, 8),
+            (std::vector<std::int64_t>{0, 0, 1, 0, 1, 3, 2, 1, 2, 4, 3, 2}));
+}
+
 class GPTDatasetTest : public ::testing::Test {
  protected:
   void SetUp() override {

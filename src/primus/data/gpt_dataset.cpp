@@ -1,5 +1,7 @@
 #include "primus/data/gpt_dataset.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -271,12 +273,13 @@ void GPTDataset::save_cached_indices() const {
            {num_samples});
   // The description goes last: its presence marks a complete cache.
   const std::string description_path = cache_prefix_ + "description.txt";
+  const std::string temp_path = fmt::format("{}.tmp.{}", description_path, ::getpid());
   {
-    std::ofstream out(description_path + ".tmp", std::ios::binary | std::ios::trunc);
+    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
     out << unique_description_;
-    if (!out) throw std::runtime_error(fmt::format("write to {}.tmp failed", description_path));
+    if (!out) throw std::runtime_error(fmt::format("write to {} failed", temp_path));
   }
-  std::filesystem::rename(description_path + ".tmp", description_path);
+  std::filesystem::rename(temp_path, description_path);
 }
 
 void GPTDataset::read_sample(std::int64_t index, std::int64_t* out) const {

@@ -1,5 +1,7 @@
 #include "primus/data/npy_file.hpp"
 
+#include <unistd.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -38,7 +40,8 @@ void save(const std::string& path, const char* descr, const void* data, std::siz
   const std::size_t unpadded = kPreambleBytes + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header.push_back('\n');
-  const std::string temp_path = path + ".tmp";
+  // A per-process temporary name: several ranks may write the same cache at once.
+  const std::string temp_path = fmt::format("{}.tmp.{}", path, ::getpid());
   {
     std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error(fmt::format("cannot create {}", temp_path));
