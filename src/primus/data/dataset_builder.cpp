@@ -233,7 +233,8 @@ TrainValidTestDatasets build_gpt_datasets(const config::DataConfig& data, int se
   const bool per_split_paths = !data.train_data_path.empty() || !data.valid_data_path.empty() ||
                                !data.test_data_path.empty();
   if (data.mock_data) {
-    config.use_cache = false;
+    // As Megatron: mock indices are cached only under an explicit data_cache_path.
+    config.use_cache = !data.data_cache_path.empty();
     auto mock = std::make_shared<MockGPTLowLevelDataset>(vocab_size, data.eod_token_id);
     std::array<std::optional<std::int64_t>, 3> targets = {samples.train, samples.valid, samples.test};
     built = build_split_datasets(mock, split_matrix(parse_split(data.split)), targets, config,

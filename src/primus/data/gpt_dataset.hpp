@@ -43,7 +43,7 @@ struct GPTDatasetConfig {
   std::string split;  // the split string the ranges came from (part of the cache description)
   // Where to cache the indices; empty: Megatron's default <path_prefix>/cache/GPTDataset_indices.
   std::string path_to_cache;
-  bool use_cache = true;  // mock data is not cached (as in Megatron)
+  bool use_cache = true;  // mock data is cached only under an explicit path (as in Megatron)
 };
 
 class GPTDataset : public GPTSampleSource {

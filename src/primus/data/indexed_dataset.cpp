@@ -171,10 +171,10 @@ IndexedDataset::IndexedDataset(std::string path_prefix)
         "bytes, the file has {}",
         idx_path, field, sequence_count, document_count, needed, index_.size()));
   }
-  validate();
+  total_tokens_ = validate();
 }
 
-void IndexedDataset::validate() const {
+std::int64_t IndexedDataset::validate() const {
   const std::string& idx_path = index_.path();
   if (document_count_ < 1) {
     throw std::runtime_error(fmt::format(
@@ -216,7 +216,7 @@ void IndexedDataset::validate() const {
         "{}: document_indices[{}] = {}: expected the last document to end at the sequence count {}",
         idx_path, document_count_ - 1, previous, sequence_count_));
   }
-  const_cast<IndexedDataset*>(this)->total_tokens_ = total;
+  return total;
 }
 
 std::int64_t IndexedDataset::document_index(std::int64_t k) const {

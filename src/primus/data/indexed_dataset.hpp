@@ -92,7 +92,8 @@ class IndexedDataset : public TokenSequences {
   std::string identity() const override { return path_prefix_; }
 
  private:
-  void validate() const;
+  // Checks every length, pointer and document index; returns the token count.
+  std::int64_t validate() const;
 
   std::string path_prefix_;
   MappedFile index_;
