@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "data_test_support.hpp"
+#include "primus/data/dataset_builder.hpp"
 
 namespace primus::data {
 namespace {
@@ -132,6 +133,26 @@ TEST_F(IteratorTest, StopsAtTheEndUnlessCyclic) {
   MicroBatchIterator cyclic(dataset_, 4, 0, 2, last_full, kEod, false, false, true);
   for (int i = 0; i < 5; ++i) EXPECT_NO_THROW(cyclic.next());
   EXPECT_THROW(MicroBatchIterator(dataset_, 4, 2, 2, 0, kEod, false), std::invalid_argument);
+}
+
+TEST(MockBatches, EodMaskMatchesTheEodTokensEndToEnd) {
+  config::DataConfig data;
+  data.mock_data = true;
+  data.eod_mask_loss = true;
+  data.eod_token_id = 255;
+  const auto datasets = build_gpt_datasets(data, 128, 256, 1234, {32, 8, 8});
+  MicroBatchIterator iterator(datasets.train, 4, 0, 2, 0, data.eod_token_id, data.eod_mask_loss);
+  int masked = 0;
+  for (int step = 0; step < 4; ++step) {
+    const Batch batch = iterator.next();
+    ASSERT_EQ(batch.tokens.size(), 4u * 128u);
+    for (std::size_t i = 0; i < batch.tokens.size(); ++i) {
+      EXPECT_EQ(batch.loss_mask[i], batch.tokens[i] == 255 ? 0.0f : 1.0f);
+      masked += batch.loss_mask[i] == 0.0f;
+    }
+  }
+  EXPECT_GT(masked, 0);
+  EXPECT_EQ(iterator.consumed_samples(), 32);
 }
 
 }  // namespace

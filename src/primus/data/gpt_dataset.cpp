@@ -142,6 +142,11 @@ GPTDataset::GPTDataset(std::shared_ptr<const TokenSequences> sequences, std::int
     throw std::invalid_argument(
         fmt::format("GPTDataset {}: seq_length must be at least 2, got {}", identity, config_.seq_length));
   }
+  if (config_.random_seed < 0 || config_.random_seed > 0xffffffffLL) {
+    throw std::invalid_argument(fmt::format(
+        "GPTDataset {}: seed {} must be in [0, 2**32) (numpy.random.RandomState's range)", identity,
+        config_.random_seed));
+  }
   if (begin_ < 0 || end_ > sequences_->num_sequences() || begin_ >= end_) {
     throw std::invalid_argument(fmt::format(
         "GPTDataset {} ({} split): sequence range [{}, {}) is empty or outside the {} sequences",
