@@ -58,27 +58,28 @@ LearningRateScheduler::LearningRateScheduler(const config::OptimizerConfig& conf
   if (!(weight_decay_ >= 0.0)) throw std::invalid_argument(fmt::format("weight_decay = {} must be >= 0", weight_decay_));
 }
 
-double LearningRateScheduler::lr_at(std::int64_t iteration) const {
-  const auto step = static_cast<double>(iteration);
-  if (lr_warmup_iters_ > 0 && iteration <= lr_warmup_iters_)
+// Steps are counted in updates; Megatron counts samples (updates x global batch), the same ratios at a fixed batch.
+double LearningRateScheduler::lr_at(std::int64_t num_steps) const {
+  const auto step = static_cast<double>(num_steps);
+  if (lr_warmup_iters_ > 0 && num_steps <= lr_warmup_iters_)
     return lr_warmup_init_ + (lr_ - lr_warmup_init_) * step / static_cast<double>(lr_warmup_iters_);
   if (lr_decay_style_ == LrDecayStyle::constant) return lr_;
-  if (iteration > lr_decay_iters_) return min_lr_;
+  if (num_steps > lr_decay_iters_) return min_lr_;
   if (lr_decay_style_ == LrDecayStyle::inverse_square_root) {
     const double warmup = static_cast<double>(std::max<std::int64_t>(lr_warmup_iters_, 1));
-    const double steps = static_cast<double>(std::max<std::int64_t>(iteration, 1));
+    const double steps = static_cast<double>(std::max<std::int64_t>(num_steps, 1));
     return std::max(min_lr_, lr_ * std::sqrt(warmup) / std::sqrt(steps));
   }
   const double decay_ratio =
-      static_cast<double>(iteration - lr_warmup_iters_) / static_cast<double>(lr_decay_iters_ - lr_warmup_iters_);
+      static_cast<double>(num_steps - lr_warmup_iters_) / static_cast<double>(lr_decay_iters_ - lr_warmup_iters_);
   double coeff = 1.0;
   switch (lr_decay_style_) {
     case LrDecayStyle::linear: coeff = 1.0 - decay_ratio; break;
     case LrDecayStyle::cosine: coeff = 0.5 * (std::cos(std::numbers::pi * decay_ratio) + 1.0); break;
     case LrDecayStyle::WSD: {
       const std::int64_t anneal_start = lr_decay_iters_ - lr_wsd_decay_iters_;
-      if (iteration <= anneal_start) break;
-      const double wsd_ratio = static_cast<double>(iteration - anneal_start) / static_cast<double>(lr_wsd_decay_iters_);
+      if (num_steps <= anneal_start) break;
+      const double wsd_ratio = static_cast<double>(num_steps - anneal_start) / static_cast<double>(lr_wsd_decay_iters_);
       switch (lr_wsd_decay_style_) {
         case WsdDecayStyle::linear: coeff = 1.0 - wsd_ratio; break;
         case WsdDecayStyle::cosine: coeff = 0.5 * (std::cos(std::numbers::pi * wsd_ratio) + 1.0); break;
@@ -95,18 +96,18 @@ double LearningRateScheduler::lr_at(std::int64_t iteration) const {
 
 double LearningRateScheduler::weight_decay_at(std::int64_t) const { return weight_decay_; }
 
-nlohmann::json LearningRateScheduler::state(std::int64_t iteration) const {
+nlohmann::json LearningRateScheduler::state(std::int64_t num_steps) const {
   nlohmann::json state = {{"max_lr", lr_},
                           {"min_lr", min_lr_},
                           {"lr_warmup_init", lr_warmup_init_},
                           {"lr_warmup_steps", lr_warmup_iters_},
                           {"lr_decay_steps", lr_decay_iters_},
                           {"lr_decay_style", lr_decay_style_name(lr_decay_style_)},
-                          {"num_steps", iteration},
+                          {"num_steps", num_steps},
                           {"start_wd", weight_decay_},
                           {"end_wd", weight_decay_},
                           {"wd_incr_style", "constant"},
-                          {"steps_unit", "iterations"}};
+                          {"steps_unit", "updates"}};
   if (lr_decay_style_ == LrDecayStyle::WSD) {
     state["wsd_decay_steps"] = lr_wsd_decay_iters_;
     state["lr_wsd_decay_style"] = wsd_decay_style_name(lr_wsd_decay_style_);

@@ -16,13 +16,14 @@ class LearningRateScheduler {
   // Validates as Megatron does (min_lr <= lr, lr_warmup_init <= lr, 0 <= warmup < lr_decay_iters, ...); throws with the key.
   explicit LearningRateScheduler(const config::OptimizerConfig& config);
 
-  // Learning rate for the update made at `iteration` (the number of iterations completed before it; 0 at the start).
-  double lr_at(std::int64_t iteration) const;
-  // Weight decay at `iteration` (constant: the config's weight_decay).
-  double weight_decay_at(std::int64_t iteration) const;
+  // LR after `num_steps` successful updates (skipped iterations do not count, as in Megatron): update k+1 uses
+  // lr_at(k), i.e. lr_at(optimizer.step_count()); Megatron's iteration line shows the value after the step, lr_at(k+1).
+  double lr_at(std::int64_t num_steps) const;
+  // Weight decay after `num_steps` successful updates (constant: the config's weight_decay).
+  double weight_decay_at(std::int64_t num_steps) const;
 
-  // Scheduler settings plus num_steps (in iterations), for the checkpoint manifest; keys follow Megatron's state_dict.
-  nlohmann::json state(std::int64_t iteration) const;
+  // Scheduler settings plus num_steps (counted in updates, not samples), for the manifest; keys follow Megatron's state_dict.
+  nlohmann::json state(std::int64_t num_steps) const;
   // Throws when a checkpoint's scheduler state disagrees with this configuration (names the key and both values).
   void check_state(const nlohmann::json& state) const;
 
