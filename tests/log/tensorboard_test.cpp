@@ -167,6 +167,24 @@ TEST(TensorBoard, EventFileDecodesBack) {
   std::filesystem::remove_all(directory);
 }
 
+TEST(TensorBoard, PointsKeepTheirOwnSteps) {
+  const auto directory = std::filesystem::temp_directory_path() / ("primus_tb_points_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(directory);
+  std::filesystem::path path;
+  {
+    TensorBoardWriter writer(directory);
+    path = writer.path();
+    const std::vector<ScalarPoint> points = {{"lm loss", 3.0, 10}, {"lm loss vs samples", 3.0, 320}};
+    writer.add_points(points);
+  }
+  const auto records = read_records(path);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(decode_scalar_event(records[1]).step, 10);
+  EXPECT_EQ(decode_scalar_event(records[2]).step, 320);
+  EXPECT_EQ(decode_scalar_event(records[2]).tag, "lm loss vs samples");
+  std::filesystem::remove_all(directory);
+}
+
 TEST(TensorBoard, ScalarEventBytesMatchHandEncoding) {
   // Event{wall_time=1.0, step=3, summary{value{tag="a", simple_value=2.0}}}, encoded by hand.
   const std::string expected("\x09\x00\x00\x00\x00\x00\x00\xf0\x3f"  // field 1, fixed64: 1.0

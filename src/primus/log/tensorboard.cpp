@@ -108,6 +108,13 @@ void TensorBoardWriter::add_scalars(std::int64_t step, std::span<const std::pair
   flush();
 }
 
+void TensorBoardWriter::add_points(std::span<const ScalarPoint> points) {
+  const double now = unix_seconds_now();
+  for (const ScalarPoint& point : points)
+    write_record(encode_scalar_event(now, point.step, point.tag, static_cast<float>(point.value)));
+  flush();
+}
+
 void TensorBoardWriter::write_record(std::string_view payload) {
   const std::string record = frame_tfrecord(payload);
   stream_.write(record.data(), static_cast<std::streamsize>(record.size()));

@@ -21,6 +21,13 @@ std::string encode_file_version_event(double wall_time, std::string_view file_ve
 // TFRecord framing: u64 length, masked CRC-32C of the length, payload, masked CRC-32C of the payload.
 std::string frame_tfrecord(std::string_view payload);
 
+// One scalar at one step (Megatron writes "vs samples" twins at step = consumed samples).
+struct ScalarPoint {
+  std::string tag;
+  double value = 0.0;
+  std::int64_t step = 0;
+};
+
 // Appends scalar events to one new event file; every call flushes.
 class TensorBoardWriter {
  public:
@@ -31,6 +38,8 @@ class TensorBoardWriter {
   void add_scalar(std::string_view tag, double value, std::int64_t step);
   // Writes one event per (tag, value) at `step`, then flushes once.
   void add_scalars(std::int64_t step, std::span<const std::pair<std::string, double>> scalars);
+  // Writes one event per point, then flushes once.
+  void add_points(std::span<const ScalarPoint> points);
   // The event file's path.
   const std::filesystem::path& path() const { return path_; }
 
