@@ -215,10 +215,13 @@ TEST(Checkpoint, KilledMidSaveLeavesPreviousCheckpointLatest) {
   EXPECT_EQ(latest_checkpoint_iteration(scratch.path()), 100);
   expect_loads_identically(load_checkpoint(scratch.path()), previous);
 
-  // The next save cleans the dead process's staging directory.
+  // The next save cleans the dead process's staging directory (and a tracker temp file it might have left).
+  const fs::path tracker_leftover = scratch.path() / ("latest_checkpointed_iteration.txt.tmp." + std::to_string(child));
+  std::ofstream(tracker_leftover) << "200";
   const FakeState next(64, 5.0f);
   save_checkpoint(scratch.path(), next.contents(300));
   EXPECT_FALSE(fs::exists(leftover));
+  EXPECT_FALSE(fs::exists(tracker_leftover));
   EXPECT_EQ(latest_checkpoint_iteration(scratch.path()), 300);
   expect_loads_identically(load_checkpoint(scratch.path()), next);
 }

@@ -28,8 +28,8 @@ const std::regex& iteration_directory_pattern() {
   static const std::regex pattern(R"(iter_(\d{7,}))");
   return pattern;
 }
-const std::regex& leftover_directory_pattern() {
-  static const std::regex pattern(R"(iter_\d{7,}\.(tmp|old)\.(\d+))");
+const std::regex& leftover_pattern() {
+  static const std::regex pattern(R"((?:iter_\d{7,}\.(?:tmp|old)|latest_checkpointed_iteration\.txt\.tmp)\.(\d+))");
   return pattern;
 }
 
@@ -65,13 +65,13 @@ std::vector<SafetensorsTensorView> tensor_views(const fs::path& file, std::span<
   return views;
 }
 
-// Removes iter_*.tmp.<pid> / iter_*.old.<pid> left by processes that no longer exist (killed mid-save).
+// Removes iter_*.tmp.<pid>, iter_*.old.<pid> and tracker temp files left by processes that no longer exist.
 void remove_stale_leftovers(const fs::path& save_dir) {
   for (const fs::directory_entry& entry : fs::directory_iterator(save_dir)) {
     std::smatch match;
     const std::string name = entry.path().filename().string();
-    if (!entry.is_directory() || !std::regex_match(name, match, leftover_directory_pattern())) continue;
-    const auto pid = parse_integer(match[2].str());
+    if (!std::regex_match(name, match, leftover_pattern())) continue;
+    const auto pid = parse_integer(match[1].str());
     const bool owner_alive = pid && *pid != ::getpid() && (::kill(static_cast<pid_t>(*pid), 0) == 0 || errno == EPERM);
     if (!owner_alive) fs::remove_all(entry.path());
   }

@@ -54,6 +54,7 @@ std::string checkpoint_directory_name(std::int64_t iteration);
 inline constexpr const char* kTrackerFileName = "latest_checkpointed_iteration.txt";
 
 // Writes the checkpoint atomically, then points the tracker at it; removes stale tmp dirs of dead processes first.
+// One process per save directory calls it (e.g. global rank 0 when all ranks hold the same full state).
 void save_checkpoint(const std::filesystem::path& save_dir, const CheckpointContents& contents,
                      const SaveOptions& options = {});
 
