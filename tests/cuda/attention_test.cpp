@@ -104,8 +104,10 @@ TEST_P(AttentionTest, ForwardAndBackwardMatchCpuReference) {
     lse_buf.poison();
     attention.forward(shape, q_buf.get(), k_buf.get(), v_buf.get(), out_buf.get(), lse_buf.get());
     PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream));
-    EXPECT_LT(relative_error(out_buf.download(), ref.out), kTolerance) << "out";
-    EXPECT_LT(relative_error(lse_buf.download(), ref.lse), kTolerance) << "softmax_lse";
+    const double out_error = relative_error(out_buf.download(), ref.out);
+    const double lse_error = relative_error(lse_buf.download(), ref.lse);
+    EXPECT_LT(out_error, kTolerance) << "out";
+    EXPECT_LT(lse_error, kTolerance) << "softmax_lse";
 
     d_q_buf.poison();
     d_k_buf.poison();
@@ -113,9 +115,14 @@ TEST_P(AttentionTest, ForwardAndBackwardMatchCpuReference) {
     attention.backward(shape, q_buf.get(), k_buf.get(), v_buf.get(), out_buf.get(), d_out_buf.get(), lse_buf.get(),
                        d_q_buf.get(), d_k_buf.get(), d_v_buf.get());
     PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream));
-    EXPECT_LT(relative_error(d_q_buf.download(), ref.d_q), kTolerance) << "d_q";
-    EXPECT_LT(relative_error(d_k_buf.download(), ref.d_k), kTolerance) << "d_k";
-    EXPECT_LT(relative_error(d_v_buf.download(), ref.d_v), kTolerance) << "d_v";
+    const double d_q_error = relative_error(d_q_buf.download(), ref.d_q);
+    const double d_k_error = relative_error(d_k_buf.download(), ref.d_k);
+    const double d_v_error = relative_error(d_v_buf.download(), ref.d_v);
+    EXPECT_LT(d_q_error, kTolerance) << "d_q";
+    EXPECT_LT(d_k_error, kTolerance) << "d_k";
+    EXPECT_LT(d_v_error, kTolerance) << "d_v";
+    std::cout << "[ rel err  ] out " << out_error << " lse " << lse_error << " d_q " << d_q_error << " d_k "
+              << d_k_error << " d_v " << d_v_error << "\n";
     std::cout << "[ plans    ] " << attention.describe_plans(shape) << "\n";
 
     // A second call reuses the cached graphs.
@@ -138,8 +145,15 @@ AttentionShape multi_head_shape() {
   return shape;
 }
 
+AttentionShape odd_length_shape() {
+  AttentionShape shape = small_shape(128);
+  shape.batch = 1, shape.seq_len = 200;  // not a multiple of the engine's 64/128-row tiles
+  return shape;
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
-                         ::testing::Values(small_shape(64), small_shape(128), multi_head_shape()));
+                         ::testing::Values(small_shape(64), small_shape(128), multi_head_shape(),
+                                           odd_length_shape()));
 
 TEST(FlashAttention, RejectsHeadCountsThatDoNotGroup) {
   PRIMUS_SKIP_WITHOUT_GPU();
@@ -147,6 +161,16 @@ TEST(FlashAttention, RejectsHeadCountsThatDoNotGroup) {
   AttentionShape shape = small_shape(64);
   shape.num_kv_heads = 3;
   EXPECT_THROW(attention.forward(shape, nullptr, nullptr, nullptr, nullptr, nullptr), std::invalid_argument);
+}
+
+TEST(FlashAttention, RejectsMisalignedPointers) {
+  PRIMUS_SKIP_WITHOUT_GPU();
+  FlashAttention attention(nullptr);
+  const AttentionShape shape = small_shape(64);
+  const auto q_count = static_cast<std::size_t>(shape.batch * shape.seq_len * shape.num_q_heads * shape.head_dim);
+  DeviceBuffer<bf16> q(q_count + 1), k(q_count), v(q_count), out(q_count);
+  DeviceBuffer<float> lse(static_cast<std::size_t>(shape.batch * shape.num_q_heads * shape.seq_len));
+  EXPECT_THROW(attention.forward(shape, q.get() + 1, k.get(), v.get(), out.get(), lse.get()), std::invalid_argument);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // forward with and without bias, d_input, fp32 main-grad accumulation of dW and dbias.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -72,7 +73,9 @@ TEST_P(GemmTest, MatchesCpuReference) {
     y_buf.poison();
     runner.linear_forward(d_in_buf.get(), w_buf.get(), nullptr, y_buf.get(), rows, in, out);
     PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream));
-    EXPECT_LT(relative_error(y_buf.download(), ref_out), kTolerance) << "forward";
+    const double forward_error = relative_error(y_buf.download(), ref_out);
+    EXPECT_LT(forward_error, kTolerance) << "forward";
+    std::cout << "[ rel err  ] forward " << forward_error << "\n";
 
     y_buf.poison();
     runner.linear_forward(d_in_buf.get(), w_buf.get(), b_buf.get(), y_buf.get(), rows, in, out);
@@ -114,6 +117,32 @@ TEST_P(GemmTest, MatchesCpuReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, GemmTest,
                          ::testing::Values(LinearShape{128, 256, 192}, LinearShape{33, 72, 40},
                                            LinearShape{256, 512, 1024}));
+
+// Sub-views of larger buffers start 16 bytes past an allocation: the plan must not assume 256.
+TEST(GemmRunner, ForwardOnSixteenByteAlignedViews) {
+  PRIMUS_SKIP_WITHOUT_GPU();
+  const int64_t rows = 64, in = 128, out = 96, offset = 8;  // 8 bf16 = 16 bytes
+  std::mt19937_64 generator(std::random_device{}());
+  const auto input = random_bf16(static_cast<std::size_t>(rows * in + offset), generator);
+  const auto weight = random_bf16(static_cast<std::size_t>(out * in + offset), generator);
+  std::vector<double> ref_out(static_cast<std::size_t>(rows * out));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < in; ++i) sum += input.exact[offset + r * in + i] * weight.exact[offset + o * in + i];
+      ref_out[r * out + o] = sum;
+    }
+  GemmRunner runner(nullptr);
+  DeviceBuffer<bf16> x(input.values.size()), w(weight.values.size()), y(ref_out.size() + offset);
+  x.upload(input.values);
+  w.upload(weight.values);
+  y.poison();
+  runner.linear_forward(x.get() + offset, w.get() + offset, nullptr, y.get() + offset, rows, in, out);
+  PRIMUS_CUDA_CHECK(cudaDeviceSynchronize());
+  const auto all = y.download();
+  const std::vector<bf16> result(all.begin() + offset, all.end());
+  EXPECT_LT(relative_error(result, ref_out), kTolerance);
+}
 
 TEST(GemmRunner, RejectsNonPositiveSizes) {
   PRIMUS_SKIP_WITHOUT_GPU();

@@ -28,6 +28,13 @@ grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|Expected|Which is|error|plans|cuD
 
 if [[ "${1:-}" != "--no-bench" ]]; then
   PRIMUS_CUDA_BENCH=1 ./build/cuda_tests --gtest_filter='Benchmark.*' >"$OUT/bench.log" 2>&1 || status=1
+  # The same attention timing against PyTorch's bundled (newer) cuDNN, when present: separates
+  # library version from our graph when comparing with PyTorch's SDPA.
+  torch_cudnn=$(python3 -c "import nvidia.cudnn as c; print(list(c.__path__)[0] + '/lib')" 2>/dev/null)
+  if [[ -n "$torch_cudnn" && -d "$torch_cudnn" ]]; then
+    LD_LIBRARY_PATH="$torch_cudnn:${LD_LIBRARY_PATH:-}" PRIMUS_CUDA_BENCH=1 ./build/cuda_tests \
+      --gtest_filter='Benchmark.Llama3_8B_Attention' 2>&1 | sed 's/^BENCH/BENCH[torch cuDNN]/' >>"$OUT/bench.log"
+  fi
   python3 tools/gpu/torch_sdpa_bench.py >"$OUT/torch.log" 2>&1 || status=1
   echo "==== summary ===="
   grep -E "BENCH|FAILED|what\(\)" "$OUT/bench.log"

@@ -1,6 +1,6 @@
 """Side-by-side for docs/cuda_notes.md: PyTorch's SDPA on its cuDNN backend at the
 Llama 3 8B attention shape (b 1, s 8192, 32 q heads, 8 kv heads, d 128, causal) and a
-bf16 8192^3 matmul, timed like our benchmark (CUDA events, median of 30 after 5 warm-ups).
+bf16 8192^3 matmul and the Llama 3 8B linear GEMMs, timed like our benchmark (CUDA events, median of 30 after 5 warm-ups).
 usage: python3 tools/gpu/torch_sdpa_bench.py
 """
 import torch
@@ -54,6 +54,18 @@ def main():
         print(f"TORCH sdpa cudnn forward ({mode}) {ms:.3f} ms {forward_flops / ms / 1e9:.1f} TFLOP/s")
         ms = median_ms(forward_backward)
         print(f"TORCH sdpa cudnn fwd+bwd ({mode}) {ms:.3f} ms {3.5 * forward_flops / ms / 1e9:.1f} TFLOP/s")
+    # The Llama 3 8B linear layers at 8192 tokens (bf16 outputs; ours accumulate dW in fp32).
+    tokens = 8192
+    for name, fan_in, fan_out in (("qkv", 4096, 6144), ("o", 4096, 4096), ("fc1", 4096, 28672), ("fc2", 14336, 4096)):
+        x = torch.randn(tokens, fan_in, device="cuda", dtype=torch.bfloat16)
+        w = torch.randn(fan_out, fan_in, device="cuda", dtype=torch.bfloat16)
+        dy = torch.randn(tokens, fan_out, device="cuda", dtype=torch.bfloat16)
+        flops = 2 * tokens * fan_in * fan_out
+        for label, fn in (("forward", lambda: F.linear(x, w)), ("d_input", lambda: dy @ w),
+                          ("d_weight(bf16)", lambda: dy.t() @ x)):
+            ms = median_ms(fn)
+            print(f"TORCH linear {name} {label} {tokens}x{fan_in}x{fan_out} {ms:.3f} ms {flops / ms / 1e9:.1f} TFLOP/s")
+        del x, w, dy
     a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
     bm = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
     ms = median_ms(lambda: a @ bm)

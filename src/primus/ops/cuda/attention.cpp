@@ -4,6 +4,8 @@
 #include "primus/ops/cuda/attention.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -57,6 +59,14 @@ Layout layout_of(const AttentionShape& shape) {
     throw std::invalid_argument("attention: num_q_heads (" + std::to_string(shape.num_q_heads) +
                                 ") must be a multiple of num_kv_heads (" + std::to_string(shape.num_kv_heads) + ")");
   return {shape.batch, shape.num_q_heads, shape.num_kv_heads, shape.seq_len, shape.head_dim};
+}
+
+// Every tensor descriptor promises 16-byte alignment to the engine.
+void check_aligned(std::initializer_list<const void*> pointers, const char* what) {
+  for (const void* pointer : pointers)
+    if (reinterpret_cast<std::uintptr_t>(pointer) % 16 != 0)
+      throw std::invalid_argument(std::string("attention ") + what +
+                                  ": every tensor must start on a 16-byte boundary (cuDNN descriptors promise it)");
 }
 
 float scale_of(const AttentionShape& shape) {
@@ -287,6 +297,8 @@ FlashAttention::BackwardGraph& FlashAttention::backward_graph(const AttentionSha
 
 void FlashAttention::forward(const AttentionShape& shape, const bf16* q, const bf16* k, const bf16* v, bf16* out,
                              float* softmax_lse) {
+  layout_of(shape);  // validates before anything is built
+  check_aligned({q, k, v, out, softmax_lse}, "forward");
   CudnnGraph& graph = forward_graph(shape);
   graph.execute(handle_,
                 {{kUidQ, const_cast<bf16*>(q)},
@@ -300,6 +312,8 @@ void FlashAttention::forward(const AttentionShape& shape, const bf16* q, const b
 void FlashAttention::backward(const AttentionShape& shape, const bf16* q, const bf16* k, const bf16* v,
                               const bf16* out, const bf16* d_out, const float* softmax_lse, bf16* d_q, bf16* d_k,
                               bf16* d_v) {
+  layout_of(shape);
+  check_aligned({q, k, v, out, d_out, softmax_lse, d_q, d_k, d_v}, "backward");
   BackwardGraph& entry = backward_graph(shape);
   char* workspace = static_cast<char*>(workspace_);
   entry.graph->execute(handle_,

@@ -209,7 +209,8 @@ void CudnnGraph::build(cudnnHandle_t handle) {
                                    &engine_raw) == CUDNN_STATUS_SUCCESS)
         cudnnBackendGetAttribute(engine_raw, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, nullptr,
                                  &engine_index);
-      engine_description_ = mode_name + " config " + std::to_string(i) + ", engine global index " +
+      engine_description_ = mode_name + " config " + std::to_string(i) + " of " + std::to_string(returned) +
+                            ", engine global index " +
                             std::to_string(engine_index) + ", workspace " + std::to_string(workspace) + " B";
       workspace_bytes_ = workspace;
       plan_.emplace(std::move(plan));
