@@ -91,8 +91,10 @@ TEST_P(AttentionTest, ForwardAndBackwardMatchCpuReference) {
 
   cudaStream_t stream = nullptr;
   PRIMUS_CUDA_CHECK(cudaStreamCreate(&stream));
-  {
-    FlashAttention attention(stream);
+  // With autotune the first call runs every candidate engine before the chosen one: both must be right.
+  for (const bool autotune : {false, true}) {
+    SCOPED_TRACE(autotune ? "autotune on" : "autotune off");
+    FlashAttention attention(stream, autotune);
     DeviceBuffer<bf16> q_buf(q_count), k_buf(kv_count), v_buf(kv_count), out_buf(q_count), d_out_buf(q_count),
         d_q_buf(q_count), d_k_buf(kv_count), d_v_buf(kv_count);
     DeviceBuffer<float> lse_buf(lse_count);

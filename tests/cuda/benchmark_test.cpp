@@ -62,7 +62,7 @@ double median_ms(cudaStream_t stream, const std::function<void()>& run, int warm
 }
 
 void report(const std::string& name, double flops, double ms) {
-  std::printf("BENCH %-40s %9.3f ms %8.1f TFLOP/s\n", name.c_str(), ms, flops / (ms * 1e-3) / 1e12);
+  std::printf("BENCH %-56s %9.3f ms %8.1f TFLOP/s\n", name.c_str(), ms, flops / (ms * 1e-3) / 1e12);
   std::fflush(stdout);
 }
 
@@ -116,31 +116,32 @@ TEST(Benchmark, Llama3_8B_Attention) {
   std::mt19937_64 generator(4321);
   cudaStream_t stream = nullptr;
   PRIMUS_CUDA_CHECK(cudaStreamCreate(&stream));
-  {
-    FlashAttention attention(stream);
-    DeviceBuffer<bf16> q(q_count), k(kv_count), v(kv_count), out(q_count), d_out(q_count), d_q(q_count),
-        d_k(kv_count), d_v(kv_count);
-    DeviceBuffer<float> lse(static_cast<std::size_t>(shape.batch * shape.num_q_heads * shape.seq_len));
-    for (auto* buffer : {&q, &k, &v, &d_out}) fill_random(*buffer, generator);
+  DeviceBuffer<bf16> q(q_count), k(kv_count), v(kv_count), out(q_count), d_out(q_count), d_q(q_count),
+      d_k(kv_count), d_v(kv_count);
+  DeviceBuffer<float> lse(static_cast<std::size_t>(shape.batch * shape.num_q_heads * shape.seq_len));
+  for (auto* buffer : {&q, &k, &v, &d_out}) fill_random(*buffer, generator);
+  for (const bool autotune : {false, true}) {
+    FlashAttention attention(stream, autotune);
+    const std::string tag = autotune ? " [autotuned]" : " [heuristic]";
     // Causal FLOPs: forward 4·b·s²·h·d/2, backward 2.5× forward.
     const double forward_flops = 4.0 * shape.batch * shape.seq_len * shape.seq_len * shape.num_q_heads *
                                  shape.head_dim / 2.0;
     const double forward_ms = median_ms(stream, [&] {
       attention.forward(shape, q.get(), k.get(), v.get(), out.get(), lse.get());
     });
-    report("attention forward b1 s8192 hq32 hkv8 d128", forward_flops, forward_ms);
+    report("attention forward b1 s8192 hq32 hkv8 d128" + tag, forward_flops, forward_ms);
     const double backward_ms = median_ms(stream, [&] {
       attention.backward(shape, q.get(), k.get(), v.get(), out.get(), d_out.get(), lse.get(), d_q.get(), d_k.get(),
                          d_v.get());
     });
-    report("attention backward b1 s8192 hq32 hkv8 d128", 2.5 * forward_flops, backward_ms);
+    report("attention backward b1 s8192 hq32 hkv8 d128" + tag, 2.5 * forward_flops, backward_ms);
     const double both_ms = median_ms(stream, [&] {
       attention.forward(shape, q.get(), k.get(), v.get(), out.get(), lse.get());
       attention.backward(shape, q.get(), k.get(), v.get(), out.get(), d_out.get(), lse.get(), d_q.get(), d_k.get(),
                          d_v.get());
     });
-    report("attention fwd+bwd b1 s8192 hq32 hkv8 d128", 3.5 * forward_flops, both_ms);
-    std::printf("BENCH attention plans: %s\n", attention.describe_plans(shape).c_str());
+    report("attention fwd+bwd b1 s8192 hq32 hkv8 d128" + tag, 3.5 * forward_flops, both_ms);
+    std::printf("BENCH attention plans%s: %s\n", tag.c_str(), attention.describe_plans(shape).c_str());
   }
   PRIMUS_CUDA_CHECK(cudaStreamDestroy(stream));
 }

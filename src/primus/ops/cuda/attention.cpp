@@ -240,7 +240,7 @@ std::unique_ptr<CudnnGraph> build_backward_graph(cudnnHandle_t handle, const Att
 
 }  // namespace
 
-FlashAttention::FlashAttention(cudaStream_t stream) : stream_(stream) {
+FlashAttention::FlashAttention(cudaStream_t stream, bool autotune) : stream_(stream), autotune_(autotune) {
   PRIMUS_CUDNN_CHECK(cudnnCreate(&handle_));
   try {
     PRIMUS_CUDNN_CHECK(cudnnSetStream(handle_, stream_));
@@ -300,13 +300,13 @@ void FlashAttention::forward(const AttentionShape& shape, const bf16* q, const b
   layout_of(shape);  // validates before anything is built
   check_aligned({q, k, v, out, softmax_lse}, "forward");
   CudnnGraph& graph = forward_graph(shape);
-  graph.execute(handle_,
-                {{kUidQ, const_cast<bf16*>(q)},
-                 {kUidK, const_cast<bf16*>(k)},
-                 {kUidV, const_cast<bf16*>(v)},
-                 {kUidOut, out},
-                 {kUidSoftmaxLse, softmax_lse}},
-                workspace_);
+  const std::vector<std::pair<int64_t, void*>> bindings = {{kUidQ, const_cast<bf16*>(q)},
+                                                           {kUidK, const_cast<bf16*>(k)},
+                                                           {kUidV, const_cast<bf16*>(v)},
+                                                           {kUidOut, out},
+                                                           {kUidSoftmaxLse, softmax_lse}};
+  if (autotune_ && !graph.autotuned()) graph.autotune(handle_, bindings, workspace_, stream_);
+  graph.execute(handle_, bindings, workspace_);
 }
 
 void FlashAttention::backward(const AttentionShape& shape, const bf16* q, const bf16* k, const bf16* v,
@@ -316,19 +316,20 @@ void FlashAttention::backward(const AttentionShape& shape, const bf16* q, const 
   check_aligned({q, k, v, out, d_out, softmax_lse, d_q, d_k, d_v}, "backward");
   BackwardGraph& entry = backward_graph(shape);
   char* workspace = static_cast<char*>(workspace_);
-  entry.graph->execute(handle_,
-                       {{kUidQ, const_cast<bf16*>(q)},
-                        {kUidK, const_cast<bf16*>(k)},
-                        {kUidV, const_cast<bf16*>(v)},
-                        {kUidOut, const_cast<bf16*>(out)},
-                        {kUidDOut, const_cast<bf16*>(d_out)},
-                        {kUidSoftmaxLse, const_cast<float*>(softmax_lse)},
-                        {kUidDQ, d_q},
-                        {kUidDK, d_k},
-                        {kUidDV, d_v},
-                        {kUidSoftmaxSum, workspace + entry.softmax_sum_offset},
-                        {kUidDQAccum, workspace + entry.dq_accum_offset}},
-                       workspace_);
+  const std::vector<std::pair<int64_t, void*>> bindings = {
+      {kUidQ, const_cast<bf16*>(q)},
+      {kUidK, const_cast<bf16*>(k)},
+      {kUidV, const_cast<bf16*>(v)},
+      {kUidOut, const_cast<bf16*>(out)},
+      {kUidDOut, const_cast<bf16*>(d_out)},
+      {kUidSoftmaxLse, const_cast<float*>(softmax_lse)},
+      {kUidDQ, d_q},
+      {kUidDK, d_k},
+      {kUidDV, d_v},
+      {kUidSoftmaxSum, workspace + entry.softmax_sum_offset},
+      {kUidDQAccum, workspace + entry.dq_accum_offset}};
+  if (autotune_ && !entry.graph->autotuned()) entry.graph->autotune(handle_, bindings, workspace_, stream_);
+  entry.graph->execute(handle_, bindings, workspace_);
 }
 
 std::string FlashAttention::describe_plans(const AttentionShape& shape) {

@@ -36,8 +36,10 @@ struct AttentionShape {
 class FlashAttention {
  public:
   // One per device and stream. Graphs are built on first use of a shape and cached;
-  // the workspace grows only when a newly built plan needs more, never per call.
-  explicit FlashAttention(cudaStream_t stream);
+  // the workspace grows only when a newly built plan needs more, never per call. With
+  // autotune, a shape's first call also times each engine config the heuristics offer
+  // (a few extra runs of that call, writing only its outputs) and keeps the fastest.
+  explicit FlashAttention(cudaStream_t stream, bool autotune = true);
   ~FlashAttention();
   FlashAttention(const FlashAttention&) = delete;
   FlashAttention& operator=(const FlashAttention&) = delete;
@@ -60,6 +62,7 @@ class FlashAttention {
   void* reserve_workspace(std::size_t bytes);
 
   cudaStream_t stream_;
+  bool autotune_;
   cudnnHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;

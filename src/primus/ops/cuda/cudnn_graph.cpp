@@ -1,6 +1,8 @@
 // CudnnGraph: descriptor plumbing for cuDNN 9 backend operation graphs.
 #include "primus/ops/cuda/cudnn_graph.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 namespace primus::ops::cuda {
@@ -188,9 +190,10 @@ void CudnnGraph::build(cudnnHandle_t handle) {
                       mode_name + " results");
     attempts += "; " + mode_name + " returned " + std::to_string(returned) + " configs";
     for (int64_t i = 0; i < returned; ++i) {
+      const auto index = static_cast<std::size_t>(i);
       BackendDescriptor plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, name_ + " execution plan");
       plan.set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
-      plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, raw_configs[static_cast<std::size_t>(i)]);
+      plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, raw_configs[index]);
       const cudnnStatus_t plan_status = cudnnBackendFinalize(plan.get());
       if (plan_status != CUDNN_STATUS_SUCCESS) {
         attempts += "; config " + std::to_string(i) + " plan: " + status_text(plan_status);
@@ -204,27 +207,36 @@ void CudnnGraph::build(cudnnHandle_t handle) {
       BackendDescriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR, name_ + " engine");
       cudnnBackendDescriptor_t engine_raw = engine.get();
       int64_t engine_count = 0, engine_index = -1;
-      if (cudnnBackendGetAttribute(raw_configs[static_cast<std::size_t>(i)], CUDNN_ATTR_ENGINECFG_ENGINE,
-                                   CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &engine_count,
-                                   &engine_raw) == CUDNN_STATUS_SUCCESS)
+      if (cudnnBackendGetAttribute(raw_configs[index], CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                   &engine_count, &engine_raw) == CUDNN_STATUS_SUCCESS)
         cudnnBackendGetAttribute(engine_raw, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, nullptr,
                                  &engine_index);
-      engine_description_ = mode_name + " config " + std::to_string(i) + " of " + std::to_string(returned) +
-                            ", engine global index " +
-                            std::to_string(engine_index) + ", workspace " + std::to_string(workspace) + " B";
-      workspace_bytes_ = workspace;
-      plan_.emplace(std::move(plan));
-      engine_config_.emplace(std::move(configs[static_cast<std::size_t>(i)]));
-      return;
+      const std::string label = mode_name + " config " + std::to_string(i) + " of " + std::to_string(returned) +
+                                ", engine global index " + std::to_string(engine_index) + ", workspace " +
+                                std::to_string(workspace) + " B";
+      candidates_.push_back(Candidate{std::move(configs[index]), std::move(plan), label});
+      workspace_bytes_ = std::max(workspace_bytes_, workspace);
     }
+    if (!candidates_.empty()) return;
   }
   throw std::runtime_error("cuDNN: no engine could run graph '" + name_ + "' (" + std::to_string(operations_.size()) +
                            " operations)" + attempts);
 }
 
-void CudnnGraph::execute(cudnnHandle_t handle, const std::vector<std::pair<int64_t, void*>>& bindings,
-                         void* workspace) const {
-  if (!plan_) throw std::logic_error("CudnnGraph::execute on '" + name_ + "' before build()");
+std::string CudnnGraph::engine_description() const {
+  if (candidates_.empty()) return "not built";
+  std::string text = candidates_[selected_].label;
+  if (autotuned_) {
+    text += " (autotuned:";
+    for (const Candidate& candidate : candidates_)
+      text += " " + std::to_string(candidate.milliseconds) + " ms";
+    text += ")";
+  }
+  return text;
+}
+
+BackendDescriptor CudnnGraph::variant_pack(const std::vector<std::pair<int64_t, void*>>& bindings,
+                                           void* workspace) const {
   std::vector<int64_t> uids;
   std::vector<void*> pointers;
   for (const auto& [uid, pointer] : bindings) {
@@ -236,14 +248,65 @@ void CudnnGraph::execute(cudnnHandle_t handle, const std::vector<std::pair<int64
     uids.push_back(uid);
     pointers.push_back(const_cast<float*>(&*value++));
   }
-  BackendDescriptor variant_pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, name_ + " variant pack");
-  variant_pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, static_cast<int64_t>(uids.size()),
-                   uids.data());
-  variant_pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, static_cast<int64_t>(pointers.size()),
-                   pointers.data());
-  variant_pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
-  variant_pack.finalize();
-  throw_if_failed(cudnnBackendExecute(handle, plan_->get(), variant_pack.get()), "execute " + name_);
+  BackendDescriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, name_ + " variant pack");
+  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, static_cast<int64_t>(uids.size()), uids.data());
+  pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, static_cast<int64_t>(pointers.size()),
+           pointers.data());
+  pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
+  pack.finalize();
+  return pack;
+}
+
+void CudnnGraph::execute(cudnnHandle_t handle, const std::vector<std::pair<int64_t, void*>>& bindings,
+                         void* workspace) const {
+  if (candidates_.empty()) throw std::logic_error("CudnnGraph::execute on '" + name_ + "' before build()");
+  const BackendDescriptor pack = variant_pack(bindings, workspace);
+  throw_if_failed(cudnnBackendExecute(handle, candidates_[selected_].plan.get(), pack.get()), "execute " + name_);
+}
+
+void CudnnGraph::autotune(cudnnHandle_t handle, const std::vector<std::pair<int64_t, void*>>& bindings,
+                          void* workspace, cudaStream_t stream) {
+  autotuned_ = true;
+  if (candidates_.size() < 2) return;
+  const BackendDescriptor pack = variant_pack(bindings, workspace);
+  cudaEvent_t start = nullptr, stop = nullptr;
+  auto check = [](cudaError_t status, const char* what) {
+    if (status != cudaSuccess) throw std::runtime_error(std::string("autotune: ") + what + ": " + cudaGetErrorString(status));
+  };
+  check(cudaEventCreate(&start), "cudaEventCreate");
+  check(cudaEventCreate(&stop), "cudaEventCreate");
+  constexpr int kWarmup = 1, kRepeats = 3;
+  float best = std::numeric_limits<float>::infinity();
+  try {
+    for (std::size_t index = 0; index < candidates_.size(); ++index) {
+      Candidate& candidate = candidates_[index];
+      candidate.milliseconds = std::numeric_limits<float>::infinity();
+      // A candidate that refuses to run is skipped; the heuristics' choice stays valid.
+      bool runs = true;
+      for (int i = 0; i < kWarmup && runs; ++i)
+        runs = cudnnBackendExecute(handle, candidate.plan.get(), pack.get()) == CUDNN_STATUS_SUCCESS;
+      if (!runs) continue;
+      check(cudaEventRecord(start, stream), "cudaEventRecord");
+      for (int i = 0; i < kRepeats && runs; ++i)
+        runs = cudnnBackendExecute(handle, candidate.plan.get(), pack.get()) == CUDNN_STATUS_SUCCESS;
+      check(cudaEventRecord(stop, stream), "cudaEventRecord");
+      check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+      if (!runs) continue;
+      float total = 0.0f;
+      check(cudaEventElapsedTime(&total, start, stop), "cudaEventElapsedTime");
+      candidate.milliseconds = total / kRepeats;
+      if (candidate.milliseconds < best) {
+        best = candidate.milliseconds;
+        selected_ = index;
+      }
+    }
+  } catch (...) {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    throw;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
 }
 
 }  // namespace primus::ops::cuda

@@ -1,9 +1,11 @@
 // CudnnGraph: a small builder over the cuDNN 9 backend API (no cudnn-frontend).
 // It owns the tensor and operation descriptors of one operation graph, finalizes the
-// graph, picks an engine config through the heuristics and keeps the execution plan;
-// execute() binds device pointers by tensor uid through a variant pack.
+// graph, keeps an execution plan for every engine config the heuristics offer that
+// finalizes (the first is used until autotune() times them all); execute() binds device
+// pointers by tensor uid through a variant pack.
 #pragma once
 
+#include <cuda_runtime.h>
 #include <cudnn.h>
 
 #include <cstdint>
@@ -62,14 +64,20 @@ class CudnnGraph {
   void reduction(cudnnReduceTensorOp_t mode, GraphTensor x, GraphTensor y);
   void reshape(GraphTensor x, GraphTensor y);
 
-  // Finalizes the operation graph and the first engine config (heuristic mode A, then
-  // FALLBACK) whose execution plan finalizes; throws listing every status otherwise.
+  // Finalizes the operation graph and an execution plan for each engine config of heuristic
+  // mode A (FALLBACK when A offers none that finalizes); throws listing every status otherwise.
   void build(cudnnHandle_t handle);
+  // Enough for any candidate plan, so that autotune() can run each of them.
   int64_t workspace_bytes() const { return workspace_bytes_; }
-  const std::string& engine_description() const { return engine_description_; }
+  std::string engine_description() const;
 
-  // Runs the plan; `bindings` pairs each non-virtual uid with its device pointer.
+  // Runs the selected plan; `bindings` pairs each non-virtual uid with its device pointer.
   void execute(cudnnHandle_t handle, const std::vector<std::pair<int64_t, void*>>& bindings, void* workspace) const;
+  // Times every candidate plan on these bindings (outputs are overwritten, inputs only read)
+  // and selects the fastest; synchronizes `stream`. Does nothing with one candidate.
+  void autotune(cudnnHandle_t handle, const std::vector<std::pair<int64_t, void*>>& bindings, void* workspace,
+                cudaStream_t stream);
+  bool autotuned() const { return autotuned_; }
 
   static constexpr int64_t kFirstInternalUid = 1000;
 
@@ -77,6 +85,14 @@ class CudnnGraph {
   GraphTensor make_tensor(int64_t uid, cudnnDataType_t type, const std::vector<int64_t>& dims,
                           const std::vector<int64_t>& strides, bool is_virtual, bool by_value);
   void add_operation(BackendDescriptor&& operation);
+  BackendDescriptor variant_pack(const std::vector<std::pair<int64_t, void*>>& bindings, void* workspace) const;
+
+  struct Candidate {
+    BackendDescriptor config;  // kept alive with the plan built from it
+    BackendDescriptor plan;
+    std::string label;  // heuristic mode, config rank, engine global index, workspace
+    float milliseconds = -1.0f;  // from autotune(); -1 until timed, +inf when it failed to run
+  };
 
   std::string name_;
   std::deque<BackendDescriptor> descriptors_;  // tensors and op sub-descriptors, alive as long as the plan
@@ -85,10 +101,10 @@ class CudnnGraph {
   std::vector<int64_t> scalar_uids_;
   int64_t next_uid_ = kFirstInternalUid;
   std::optional<BackendDescriptor> graph_;
-  std::optional<BackendDescriptor> engine_config_;  // kept alive with the plan built from it
-  std::optional<BackendDescriptor> plan_;
+  std::deque<Candidate> candidates_;
+  std::size_t selected_ = 0;
+  bool autotuned_ = false;
   int64_t workspace_bytes_ = 0;
-  std::string engine_description_;
 };
 
 }  // namespace primus::ops::cuda
