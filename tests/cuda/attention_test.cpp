@@ -7,6 +7,7 @@
 #include <iostream>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cuda_test_support.hpp"
@@ -155,7 +156,13 @@ AttentionShape odd_length_shape() {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
                          ::testing::Values(small_shape(64), small_shape(128), multi_head_shape(),
-                                           odd_length_shape()));
+                                           odd_length_shape()),
+                         [](const ::testing::TestParamInfo<AttentionShape>& info) {
+                           const AttentionShape& shape = info.param;
+                           return "b" + std::to_string(shape.batch) + "_s" + std::to_string(shape.seq_len) + "_hq" +
+                                  std::to_string(shape.num_q_heads) + "_hkv" + std::to_string(shape.num_kv_heads) +
+                                  "_d" + std::to_string(shape.head_dim);
+                         });
 
 TEST(FlashAttention, RejectsHeadCountsThatDoNotGroup) {
   PRIMUS_SKIP_WITHOUT_GPU();

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "cuda_test_support.hpp"
@@ -116,7 +117,12 @@ TEST_P(GemmTest, MatchesCpuReference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, GemmTest,
                          ::testing::Values(LinearShape{128, 256, 192}, LinearShape{33, 72, 40},
-                                           LinearShape{256, 512, 1024}));
+                                           LinearShape{256, 512, 1024}),
+                         [](const ::testing::TestParamInfo<LinearShape>& info) {
+                           return "rows" + std::to_string(info.param.rows) + "_in" +
+                                  std::to_string(info.param.in_features) + "_out" +
+                                  std::to_string(info.param.out_features);
+                         });
 
 // Sub-views of larger buffers start 16 bytes past an allocation: the plan must not assume 256.
 TEST(GemmRunner, ForwardOnSixteenByteAlignedViews) {
