@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -142,6 +143,44 @@ TEST(Benchmark, Llama3_8B_Attention) {
     });
     report("attention fwd+bwd b1 s8192 hq32 hkv8 d128" + tag, 3.5 * forward_flops, both_ms);
     std::printf("BENCH attention plans%s: %s\n", tag.c_str(), attention.describe_plans(shape).c_str());
+  }
+  PRIMUS_CUDA_CHECK(cudaStreamDestroy(stream));
+}
+
+// Host cost of one call (descriptor look-up, variant pack, launch) on shapes too small to
+// keep the GPU busy: what small models and many-layer loops pay per op.
+TEST(Benchmark, HostOverheadPerCall) {
+  PRIMUS_SKIP_UNLESS_BENCH();
+  std::mt19937_64 generator(99);
+  cudaStream_t stream = nullptr;
+  PRIMUS_CUDA_CHECK(cudaStreamCreate(&stream));
+  {
+    AttentionShape shape;
+    shape.batch = 1, shape.seq_len = 128, shape.num_q_heads = 8, shape.num_kv_heads = 2, shape.head_dim = 64;
+    const auto q_count = static_cast<std::size_t>(128 * 8 * 64), kv_count = static_cast<std::size_t>(128 * 2 * 64);
+    DeviceBuffer<bf16> q(q_count), k(kv_count), v(kv_count), out(q_count), d_out(q_count), d_q(q_count),
+        d_k(kv_count), d_v(kv_count), x(64 * 256), w(256 * 256), y(64 * 256);
+    DeviceBuffer<float> lse(8 * 128);
+    for (auto* buffer : {&q, &k, &v, &d_out, &x, &w}) fill_random(*buffer, generator);
+    FlashAttention attention(stream);
+    GemmRunner runner(stream);
+    auto host_us = [&](const std::function<void()>& call) {
+      for (int i = 0; i < 10; ++i) call();
+      PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream));
+      constexpr int kCalls = 200;
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < kCalls; ++i) call();
+      const auto stop = std::chrono::steady_clock::now();
+      PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream));
+      return std::chrono::duration<double, std::micro>(stop - start).count() / kCalls;
+    };
+    std::printf("BENCH host us/call: attention forward %.1f, attention backward %.1f, gemm forward %.1f\n",
+                host_us([&] { attention.forward(shape, q.get(), k.get(), v.get(), out.get(), lse.get()); }),
+                host_us([&] {
+                  attention.backward(shape, q.get(), k.get(), v.get(), out.get(), d_out.get(), lse.get(), d_q.get(),
+                                     d_k.get(), d_v.get());
+                }),
+                host_us([&] { runner.linear_forward(x.get(), w.get(), nullptr, y.get(), 64, 256, 256); }));
   }
   PRIMUS_CUDA_CHECK(cudaStreamDestroy(stream));
 }
