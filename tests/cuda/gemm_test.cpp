@@ -1,0 +1,160 @@
+// GemmRunner against a CPU reference (double accumulation over the bf16 inputs):
+// forward with and without bias, d_input, fp32 main-grad accumulation of dW and dbias.
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cuda_test_support.hpp"
+#include "primus/ops/cuda/gemm.hpp"
+
+namespace primus::ops::cuda {
+namespace {
+
+using testing::DeviceBuffer;
+using testing::random_bf16;
+using testing::relative_error;
+
+constexpr double kTolerance = 1e-2;
+
+struct LinearShape {
+  int64_t rows, in_features, out_features;
+};
+
+class GemmTest : public ::testing::TestWithParam<LinearShape> {};
+
+TEST_P(GemmTest, MatchesCpuReference) {
+  PRIMUS_SKIP_WITHOUT_GPU();
+  const auto [rows, in, out] = GetParam();
+  std::mt19937_64 generator(std::random_device{}());
+  const auto input = random_bf16(static_cast<std::size_t>(rows * in), generator);
+  const auto weight = random_bf16(static_cast<std::size_t>(out * in), generator);
+  const auto bias = random_bf16(static_cast<std::size_t>(out), generator);
+  const auto d_output = random_bf16(static_cast<std::size_t>(rows * out), generator);
+  std::vector<float> main_grad_start(static_cast<std::size_t>(out * in));
+  std::vector<float> bias_grad_start(static_cast<std::size_t>(out));
+  std::normal_distribution<float> normal;
+  for (float& value : main_grad_start) value = normal(generator);
+  for (float& value : bias_grad_start) value = normal(generator);
+
+  // References in double over the bf16-exact inputs.
+  std::vector<double> ref_out(static_cast<std::size_t>(rows * out)), ref_out_bias(ref_out.size());
+  std::vector<double> ref_d_input(static_cast<std::size_t>(rows * in), 0.0);
+  std::vector<double> ref_main_grad(main_grad_start.begin(), main_grad_start.end());
+  std::vector<double> ref_bias_grad(bias_grad_start.begin(), bias_grad_start.end());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < in; ++i) sum += input.exact[r * in + i] * weight.exact[o * in + i];
+      ref_out[r * out + o] = sum;
+      ref_out_bias[r * out + o] = sum + bias.exact[o];
+      const double g = d_output.exact[r * out + o];
+      for (int64_t i = 0; i < in; ++i) {
+        ref_d_input[r * in + i] += g * weight.exact[o * in + i];
+        ref_main_grad[o * in + i] += g * input.exact[r * in + i];
+      }
+      ref_bias_grad[o] += g;
+    }
+
+  cudaStream_t stream = nullptr;
+  PRIMUS_CUDA_CHECK(cudaStreamCreate(&stream));
+  {
+    GemmRunner runner(stream);
+    DeviceBuffer<bf16> d_in_buf(input.values.size()), w_buf(weight.values.size()), b_buf(bias.values.size()),
+        dy_buf(d_output.values.size()), y_buf(ref_out.size()), dx_buf(ref_d_input.size());
+    DeviceBuffer<float> grad_buf(main_grad_start.size()), bias_grad_buf(bias_grad_start.size());
+    d_in_buf.upload(input.values);
+    w_buf.upload(weight.values);
+    b_buf.upload(bias.values);
+    dy_buf.upload(d_output.values);
+
+    y_buf.poison();
+    runner.linear_forward(d_in_buf.get(), w_buf.get(), nullptr, y_buf.get(), rows, in, out);
+    PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    const double forward_error = relative_error(y_buf.download(), ref_out);
+    EXPECT_LT(forward_error, kTolerance) << "forward";
+    std::cout << "[ rel err  ] forward " << forward_error << "\n";
+
+    y_buf.poison();
+    runner.linear_forward(d_in_buf.get(), w_buf.get(), b_buf.get(), y_buf.get(), rows, in, out);
+    PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    EXPECT_LT(relative_error(y_buf.download(), ref_out_bias), kTolerance) << "forward with bias";
+
+    dx_buf.poison();
+    runner.linear_backward_input(dy_buf.get(), w_buf.get(), dx_buf.get(), rows, in, out);
+    PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    EXPECT_LT(relative_error(dx_buf.download(), ref_d_input), kTolerance) << "d_input";
+
+    grad_buf.upload(main_grad_start);
+    runner.linear_backward_weight(dy_buf.get(), d_in_buf.get(), grad_buf.get(), rows, in, out, true);
+    bias_grad_buf.upload(bias_grad_start);
+    runner.linear_backward_bias(dy_buf.get(), bias_grad_buf.get(), rows, out, true);
+    PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    // fp32 output: the only rounding left is fp32 accumulation, so hold it far tighter.
+    EXPECT_LT(relative_error(grad_buf.download(), ref_main_grad), 1e-4) << "main_grad += d_outputᵀ·input";
+    EXPECT_LT(relative_error(bias_grad_buf.download(), ref_bias_grad), 1e-4) << "bias grad accumulate";
+
+    // accumulate=false overwrites: poisoned starting values must vanish.
+    grad_buf.poison();
+    runner.linear_backward_weight(dy_buf.get(), d_in_buf.get(), grad_buf.get(), rows, in, out, false);
+    PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    std::vector<double> ref_fresh(ref_main_grad.size());
+    for (std::size_t i = 0; i < ref_fresh.size(); ++i) ref_fresh[i] = ref_main_grad[i] - main_grad_start[i];
+    EXPECT_LT(relative_error(grad_buf.download(), ref_fresh), 1e-4) << "main_grad = d_outputᵀ·input";
+
+    // The same calls again reuse cached plans.
+    const std::size_t plans = runner.cached_plan_count();
+    runner.linear_forward(d_in_buf.get(), w_buf.get(), b_buf.get(), y_buf.get(), rows, in, out);
+    runner.linear_backward_input(dy_buf.get(), w_buf.get(), dx_buf.get(), rows, in, out);
+    PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream));
+    EXPECT_EQ(runner.cached_plan_count(), plans);
+  }
+  PRIMUS_CUDA_CHECK(cudaStreamDestroy(stream));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GemmTest,
+                         ::testing::Values(LinearShape{128, 256, 192}, LinearShape{33, 72, 40},
+                                           LinearShape{256, 512, 1024}),
+                         [](const ::testing::TestParamInfo<LinearShape>& info) {
+                           return "rows" + std::to_string(info.param.rows) + "_in" +
+                                  std::to_string(info.param.in_features) + "_out" +
+                                  std::to_string(info.param.out_features);
+                         });
+
+// Sub-views of larger buffers start 16 bytes past an allocation: the plan must not assume 256.
+TEST(GemmRunner, ForwardOnSixteenByteAlignedViews) {
+  PRIMUS_SKIP_WITHOUT_GPU();
+  const int64_t rows = 64, in = 128, out = 96, offset = 8;  // 8 bf16 = 16 bytes
+  std::mt19937_64 generator(std::random_device{}());
+  const auto input = random_bf16(static_cast<std::size_t>(rows * in + offset), generator);
+  const auto weight = random_bf16(static_cast<std::size_t>(out * in + offset), generator);
+  std::vector<double> ref_out(static_cast<std::size_t>(rows * out));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < in; ++i) sum += input.exact[offset + r * in + i] * weight.exact[offset + o * in + i];
+      ref_out[r * out + o] = sum;
+    }
+  GemmRunner runner(nullptr);
+  DeviceBuffer<bf16> x(input.values.size()), w(weight.values.size()), y(ref_out.size() + offset);
+  x.upload(input.values);
+  w.upload(weight.values);
+  y.poison();
+  runner.linear_forward(x.get() + offset, w.get() + offset, nullptr, y.get() + offset, rows, in, out);
+  PRIMUS_CUDA_CHECK(cudaDeviceSynchronize());
+  const auto all = y.download();
+  const std::vector<bf16> result(all.begin() + offset, all.end());
+  EXPECT_LT(relative_error(result, ref_out), kTolerance);
+}
+
+TEST(GemmRunner, RejectsNonPositiveSizes) {
+  PRIMUS_SKIP_WITHOUT_GPU();
+  GemmRunner runner(nullptr);
+  EXPECT_THROW(runner.linear_forward(nullptr, nullptr, nullptr, nullptr, 0, 8, 8), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace primus::ops::cuda
