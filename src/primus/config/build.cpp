@@ -40,6 +40,7 @@ void read_model(const SettingReader& r, ModelConfig& m) {
   r.read("hidden_size", m.hidden_size);
   r.read("ffn_hidden_size", m.ffn_hidden_size);
   r.read("num_attention_heads", m.num_attention_heads);
+  r.read("num_query_groups", m.num_query_groups);
   r.read("kv_channels", m.kv_channels);
   r.read("seq_length", m.seq_length);
   r.read("max_position_embeddings", m.max_position_embeddings);
