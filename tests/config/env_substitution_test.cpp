@@ -27,7 +27,7 @@ TEST(EnvSubstitutionTest, SubstitutedValuesAreRetyped) {
   ScopedEnv path("PRIMUS_TEST_PATH", "/data");
   Value tree = substituted(
       "layers: ${PRIMUS_TEST_LAYERS}\nlr: ${PRIMUS_TEST_LR}\nflag: ${PRIMUS_TEST_FLAG}\n"
-      "embedded: ${PRIMUS_TEST_PATH}/tokens\nuntouched: '12'\nlist: ["${PRIMUS_TEST_LAYERS}", x]\n");
+      "embedded: ${PRIMUS_TEST_PATH}/tokens\nuntouched: '12'\nlist: [\"${PRIMUS_TEST_LAYERS}\", x]\n");
   EXPECT_EQ(tree.map.at("layers").kind, ValueKind::Int);
   EXPECT_EQ(tree.map.at("layers").int_value, 12);
   EXPECT_EQ(tree.map.at("lr").kind, ValueKind::Float);
