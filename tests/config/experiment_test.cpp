@@ -102,7 +102,7 @@ TEST_F(ExperimentTest, CommandLineAddressesNestedAndMetaKeys) {
   expect_contains(config_error_of([&] { resolve_experiment(experiment("tiny-pretrain.yaml"), {"lr.x=1"}); }),
                   {"argument 1", "'lr'", "not a mapping"});
   expect_contains(config_error_of([&] { resolve_experiment(experiment("tiny-pretrain.yaml"), {"model=x.yaml"}); }),
-                  {"'model'", "cannot be overridden"});
+                  {"'model'", "belongs to the module entry"});
 }
 
 TEST_F(ExperimentTest, EnvironmentVariablesFillExperimentMetadata) {
@@ -120,6 +120,18 @@ TEST_F(ExperimentTest, MissingModelAndUnsupportedModulesAreErrors) {
   auto framework = dir.write("g.yaml", "modules:\n  pre_trainer:\n    framework: torchtitan\n");
   expect_contains(config_error_of([&] { resolve_experiment(framework, {}); }), {"g.yaml:3:5", "torchtitan"});
   expect_contains(config_error_of([&] { resolve_experiment(dir.path() / "absent.yaml", {}); }), {"absent.yaml", "not found"});
+}
+
+TEST_F(ExperimentTest, ModuleEntryKeysAreNotSettingsButOtherKeysThereAre) {
+  TempDir dir;
+  auto file = dir.write("e.yaml",
+                        "modules:\n  pre_trainer:\n    framework: megatron\n    trainer_class: PretrainTrainer\n"
+                        "    model: tiny_base.yaml\n    seed: 11\n    overrides:\n      seed: 12\n      lr: 0.5\n");
+  ResolvedConfig r = resolve_experiment(file, {});
+  EXPECT_EQ(r.pre_trainer.count("trainer_class"), 0u);
+  EXPECT_EQ(setting(r, "seed").int_value, 12);  // keys beside overrides rank just below them
+  ASSERT_EQ(r.pre_trainer.at("seed").history.size(), 3u);  // trainer_base.yaml, the module entry, overrides
+  EXPECT_EQ(r.pre_trainer.at("seed").history[1].line, 6);
 }
 
 TEST_F(ExperimentTest, JsonOutputHoldsTypedValues) {

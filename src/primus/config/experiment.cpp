@@ -27,8 +27,9 @@ FlatSettings flatten(const Value& map) {
 namespace {
 
 constexpr std::array<std::string_view, 4> kExperimentKeys = {"work_group", "user_name", "exp_name", "workspace"};
-// Keys of a module entry that choose files rather than set trainer values.
-constexpr std::array<std::string_view, 4> kModuleKeys = {"framework", "config", "model", "overrides"};
+// Keys of a module entry that choose files or the trainer rather than set trainer values.
+constexpr std::array<std::string_view, 5> kModuleKeys = {"framework", "config", "model", "overrides",
+                                                         "trainer_class"};
 
 template <size_t N>
 bool one_of(const std::string& key, const std::array<std::string_view, N>& names) {
@@ -93,8 +94,8 @@ std::vector<std::string> settings_path(const Override& override_entry) {
     if (path.front() == "overrides" && path.size() > 1) path.erase(path.begin());
   }
   if (path.size() == 1 && one_of(path.front(), kModuleKeys))
-    throw ConfigError(fmt::format("{}: '{}' chooses a file and cannot be overridden on the command line; "
-                                  "edit the experiment YAML",
+    throw ConfigError(fmt::format("{}: '{}' belongs to the module entry (it chooses files or the trainer), not to "
+                                  "the trainer settings; edit the experiment YAML",
                                   override_entry.value.location.str(), path.front()));
   return path;
 }

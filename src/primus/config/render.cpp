@@ -51,8 +51,7 @@ std::string value_or_unset(const FlatSettings& settings, const std::string& key)
   return it == settings.end() ? "(unset)" : to_flow_yaml(it->second.value);
 }
 
-void diff_section(const FlatSettings& a, const FlatSettings& b, const std::string& prefix,
-                  std::vector<std::string>& lines) {
+void diff_section(const FlatSettings& a, const FlatSettings& b, std::vector<std::string>& lines) {
   std::set<std::string> keys;
   for (const auto& entry : a) keys.insert(entry.first);
   for (const auto& entry : b) keys.insert(entry.first);
@@ -60,7 +59,7 @@ void diff_section(const FlatSettings& a, const FlatSettings& b, const std::strin
     auto in_a = a.find(key);
     auto in_b = b.find(key);
     if (in_a != a.end() && in_b != b.end() && in_a->second.value.same_content(in_b->second.value)) continue;
-    lines.push_back(fmt::format("{}{}: {} -> {}", prefix, key, value_or_unset(a, key), value_or_unset(b, key)));
+    lines.push_back(fmt::format("{}: {} -> {}", key, value_or_unset(a, key), value_or_unset(b, key)));
   }
 }
 
@@ -115,8 +114,8 @@ std::string explain_key(const ResolvedConfig& resolved, const std::string& key) 
 
 std::vector<std::string> diff_configs(const ResolvedConfig& a, const ResolvedConfig& b) {
   std::vector<std::string> lines;
-  diff_section(a.experiment, b.experiment, "", lines);
-  diff_section(a.pre_trainer, b.pre_trainer, "", lines);
+  diff_section(a.experiment, b.experiment, lines);
+  diff_section(a.pre_trainer, b.pre_trainer, lines);
   return lines;
 }
 
