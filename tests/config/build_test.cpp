@@ -192,6 +192,7 @@ TEST_F(BuildTest, CrossKeyProblemsAreAllReportedTogether) {
                    "virtual_pipeline_model_parallel_size (4)"});
   expect_contains(error({"--train_iters", "null"}), {"train_iters (0) must be positive, or set train_samples"});
   expect_contains(error({"--micro_batch_size", "0"}), {"micro_batch_size must be a positive integer, got 0"});
+  expect_contains(error({"--log_interval", "0"}), {"log_interval must be positive, got 0"});
 }
 
 TEST_F(BuildTest, VocabularyNeedsASizeOrATokenizer) {

@@ -69,6 +69,7 @@ TEST_F(ExperimentTest, ExplainPrintsEachLocationAndTheWinner) {
   expect_contains(text, {"lr (pre_trainer) = 0.0003", "1. ", "trainer_base.yaml:6:1  lr: 1.0e-4  (overridden)",
                          "pre_trainer.yaml:7:1  lr: 2.0e-05  (overridden)",
                          "tiny-pretrain.yaml:16:7  lr: 3.0e-4  <- wins"});
+  expect_contains(explain_key(r, "adam_eps"), {"adam_eps (pre_trainer) = 1e-08", "schema default"});
   expect_contains(config_error_of([&] { explain_key(r, "global_batch_sise"); }),
                   {"global_batch_sise", "did you mean 'global_batch_size'"});
 }

@@ -197,7 +197,6 @@ void read_logging(const SettingReader& r, LoggingConfig& l) {
   r.read("log_avg_skip_iterations", l.log_avg_skip_iterations);
   r.read("log_avg_reset_interval", l.log_avg_reset_interval);
   r.read("log_throughput", l.log_throughput);
-  if (l.log_interval <= 0) l.log_interval = 1;
 }
 
 void read_experiment(const FlatSettings& meta, const ResolvedConfig& resolved, ExperimentConfig& e, Diagnostics& d) {

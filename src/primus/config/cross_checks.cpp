@@ -93,6 +93,8 @@ void check_training(const TrainConfig& c, Diagnostics& d) {
                                    t.global_batch_size, t.micro_batch_size, c.parallel.data_parallel_size));
   if (t.train_iters <= 0 && !t.train_samples)
     d.errors.push_back(fmt::format("train_iters ({}) must be positive, or set train_samples", t.train_iters));
+  if (c.logging.log_interval <= 0)
+    d.errors.push_back(fmt::format("log_interval must be positive, got {}", c.logging.log_interval));
   if (t.eval_interval <= 0) d.errors.push_back(fmt::format("eval_interval must be positive, got {}", t.eval_interval));
   if (t.eval_iters < 0) d.errors.push_back(fmt::format("eval_iters must not be negative, got {}", t.eval_iters));
   if (t.recompute_granularity == RecomputeGranularity::full && t.recompute_method == RecomputeMethod::none)

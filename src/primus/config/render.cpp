@@ -96,6 +96,9 @@ std::string explain_key(const ResolvedConfig& resolved, const std::string& key) 
     setting = &meta->second;
     section = "experiment";
   }
+  if (setting == nullptr && find_key_spec(name) != nullptr)
+    return fmt::format("{} (pre_trainer) = {}\n  not set by any file or argument: the schema default\n", name,
+                       to_flow_yaml(default_value(*find_key_spec(name))));
   if (setting == nullptr) {
     std::string suggestion = suggest_key(name);
     throw ConfigError(fmt::format("{}: key '{}' is not set by this configuration{}", resolved.config_file.string(),

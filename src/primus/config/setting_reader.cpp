@@ -62,12 +62,11 @@ void SettingReader::read(const std::string& key, std::string& out) const {
 }
 
 void SettingReader::read(const std::string& key, std::optional<int>& out) const {
-  if (is_null(key)) return;
+  const Value* v = value(key);
+  if (!v || v->kind != ValueKind::Int) return;
   int number = 0;
-  if (value(key)->kind == ValueKind::Int) {
-    read(key, number);
-    out = number;
-  }
+  read(key, number);
+  out = number;
 }
 
 void SettingReader::read(const std::string& key, std::optional<std::int64_t>& out) const {

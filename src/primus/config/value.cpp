@@ -112,10 +112,6 @@ Value integer_or_float(const std::string& digits, int base, SourceLocation where
   return Value::integer(parsed, std::move(where));
 }
 
-bool is_float_literal(const std::string& text, const std::regex& pattern) {
-  return std::regex_match(text, pattern);
-}
-
 }  // namespace
 
 Value parse_plain_scalar(const std::string& text, SourceLocation where) {
@@ -134,7 +130,7 @@ Value parse_plain_scalar(const std::string& text, SourceLocation where) {
   if (std::regex_match(text, int_re)) return integer_or_float(text, 10, std::move(where));
   if (std::regex_match(text, oct_re)) return integer_or_float(text.substr(2), 8, std::move(where));
   if (std::regex_match(text, hex_re)) return integer_or_float(text.substr(2), 16, std::move(where));
-  if (is_float_literal(text, float_re)) return Value::floating(std::strtod(text.c_str(), nullptr), std::move(where));
+  if (std::regex_match(text, float_re)) return Value::floating(std::strtod(text.c_str(), nullptr), std::move(where));
   if (std::regex_match(text, inf_re))
     return Value::floating(text[0] == '-' ? -std::numeric_limits<double>::infinity()
                                           : std::numeric_limits<double>::infinity(),
