@@ -134,7 +134,7 @@ constexpr std::array kKeys = std::to_array<KeySpec>({
     {"file_sink_level", String, "DEBUG", "per-rank file log level (Primus)", true},
     {"sink_level", String, "null", "overrides both sink levels (Primus)", true},
     {"log_avg_skip_iterations", Int, "2", "first iterations left out of averages (Primus)", true},
-    {"log_avg_reset_interval", Int, "50", "iterations between average resets (Primus)", true},
+    {"log_avg_reset_interval", Int, "10", "iterations between average resets (Primus)", true},
     {"log_throughput", Bool, "false", "log TFLOP/s per GPU", true},
     {"use_flash_attn", Bool, "false", "flash attention kernels", false},
     {"wandb_project", String, "null", "Weights & Biases project", false},
