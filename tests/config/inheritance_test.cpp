@@ -25,6 +25,17 @@ TEST(InheritanceTest, MapsMergeDeeplyListsAndScalarsReplace) {
   EXPECT_EQ(merged.find("extends"), nullptr);
 }
 
+TEST(InheritanceTest, MergedMapsRememberEveryFileThatSetThem) {
+  TempDir dir;
+  dir.write("base.yaml", "nested: {x: 1}\n");
+  auto child = dir.write("child.yaml", "extends: base.yaml\n\nnested: {y: 2}\n");
+  const Value merged = load_config_file(child, {});
+  const Value& nested = merged.map.at("nested");
+  ASSERT_EQ(nested.overridden.size(), 1u);
+  EXPECT_EQ(nested.overridden[0], (SourceLocation{(dir.path() / "base.yaml").string(), 1, 1}));
+  EXPECT_EQ(nested.location, (SourceLocation{child.string(), 3, 1}));
+}
+
 TEST(InheritanceTest, LaterBasesWinAndTheFileItselfWinsOverAll) {
   TempDir dir;
   dir.write("one.yaml", "a: one\nb: one\nc: one\n");

@@ -12,6 +12,10 @@ namespace fs = std::filesystem;
 
 void merge_into(Value& base, Value overlay) {
   if (base.is_map() && overlay.is_map()) {
+    // A merged map was set (in part) by both: keep both places in its history.
+    base.overridden.push_back(base.location);
+    base.overridden.insert(base.overridden.end(), overlay.overridden.begin(), overlay.overridden.end());
+    base.location = overlay.location;
     for (auto& [key, item] : overlay.map) {
       auto it = base.map.find(key);
       if (it == base.map.end()) base.map.emplace(key, std::move(item));
