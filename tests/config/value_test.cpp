@@ -33,6 +33,7 @@ TEST(ValueTest, HugeIntegersBecomeFloatsInsteadOfOverflowing) {
   Value huge = parse_plain_scalar("123456789012345678901234567890");
   EXPECT_EQ(huge.kind, ValueKind::Float);
   EXPECT_NEAR(huge.float_value, 1.2345678901234568e29, 1e15);
+  EXPECT_EQ(parse_plain_scalar("0xFFFFFFFFFFFFFFFFFFFF").string_value, "0xFFFFFFFFFFFFFFFFFFFF");
 }
 
 TEST(ValueTest, RetypingFollowsPrimus) {

@@ -103,13 +103,14 @@ bool Value::same_content(const Value& other) const {
 
 namespace {
 
-// Integers too large for int64 become floats rather than failing (YAML has no limit).
-Value integer_or_float(const std::string& digits, int base, SourceLocation where) {
+// Decimal integers too large for int64 become floats rather than failing (YAML has no
+// limit); hex and octal ones that large are kept as the text written.
+Value integer_or_float(const std::string& text, const std::string& digits, int base, SourceLocation where) {
   errno = 0;
-  char* end = nullptr;
-  long long parsed = std::strtoll(digits.c_str(), &end, base);
-  if (errno == ERANGE) return Value::floating(std::strtod(digits.c_str(), nullptr), std::move(where));
-  return Value::integer(parsed, std::move(where));
+  long long parsed = std::strtoll(digits.c_str(), nullptr, base);
+  if (errno != ERANGE) return Value::integer(parsed, std::move(where));
+  if (base == 10) return Value::floating(std::strtod(digits.c_str(), nullptr), std::move(where));
+  return Value::string(text, std::move(where));
 }
 
 }  // namespace
@@ -127,9 +128,9 @@ Value parse_plain_scalar(const std::string& text, SourceLocation where) {
   if (std::regex_match(text, null_re)) return Value::null(std::move(where));
   if (std::regex_match(text, true_re)) return Value::boolean(true, std::move(where));
   if (std::regex_match(text, false_re)) return Value::boolean(false, std::move(where));
-  if (std::regex_match(text, int_re)) return integer_or_float(text, 10, std::move(where));
-  if (std::regex_match(text, oct_re)) return integer_or_float(text.substr(2), 8, std::move(where));
-  if (std::regex_match(text, hex_re)) return integer_or_float(text.substr(2), 16, std::move(where));
+  if (std::regex_match(text, int_re)) return integer_or_float(text, text, 10, std::move(where));
+  if (std::regex_match(text, oct_re)) return integer_or_float(text, text.substr(2), 8, std::move(where));
+  if (std::regex_match(text, hex_re)) return integer_or_float(text, text.substr(2), 16, std::move(where));
   if (std::regex_match(text, float_re)) return Value::floating(std::strtod(text.c_str(), nullptr), std::move(where));
   if (std::regex_match(text, inf_re))
     return Value::floating(text[0] == '-' ? -std::numeric_limits<double>::infinity()
@@ -148,7 +149,7 @@ Value retype_substituted(const std::string& text, SourceLocation where) {
   for (char c : text) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lowered == "true") return Value::boolean(true, std::move(where));
   if (lowered == "false") return Value::boolean(false, std::move(where));
-  if (std::regex_match(text, int_re)) return integer_or_float(text, 10, std::move(where));
+  if (std::regex_match(text, int_re)) return integer_or_float(text, text, 10, std::move(where));
   if (std::regex_match(text, float_re)) return Value::floating(std::strtod(text.c_str(), nullptr), std::move(where));
   return Value::string(text, std::move(where));
 }
