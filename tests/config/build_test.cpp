@@ -144,6 +144,16 @@ TEST_F(BuildTest, UnknownKeySuggestsTheClosestKnownOne) {
   EXPECT_EQ(message.find("'zzzz_qqqq_xxxx'; did you mean"), std::string::npos);  // nothing close: no guess
 }
 
+TEST_F(BuildTest, UnknownTopLevelKeysAreReportedAsIgnored) {
+  TempDir dir;
+  auto file = dir.write("meta.yaml", "exp_nmae: typo\nmodules:\n  pre_trainer:\n    model: tiny_gqa.yaml\n");
+  std::vector<std::string> warnings;
+  TrainConfig c = load_train_config(file, {}, BuildOptions{false, 1}, &warnings);
+  EXPECT_EQ(c.experiment.exp_name, "experiment");  // the typo did not set it
+  ASSERT_EQ(warnings.size(), 1u);
+  expect_contains(warnings[0], {file.string() + ":1:1", "'exp_nmae' is ignored", "did you mean 'exp_name'?"});
+}
+
 TEST_F(BuildTest, WrongTypeNamesKeyValueLocationAndExpectedType) {
   TempDir dir;
   auto file = dir.write("types.yaml",

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -215,6 +216,14 @@ void read_experiment(const FlatSettings& meta, const ResolvedConfig& resolved, E
   read("exp_name", e.exp_name);
   read("workspace", e.workspace);
   e.config_file = resolved.config_file.string();
+  // Other top-level keys mean nothing to pre-training; a typo of a metadata key would otherwise pass silently.
+  const std::vector<std::string_view> known = {"work_group", "user_name", "exp_name", "workspace"};
+  for (const auto& [key, setting] : meta) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    const std::string suggestion = closest_name(key, known);
+    d.warnings.push_back(fmt::format("{}: top-level key '{}' is ignored{}", setting.history.back().str(), key,
+                                     suggestion.empty() ? "" : fmt::format(" (did you mean '{}'?)", suggestion)));
+  }
 }
 
 // Megatron's derivations (megatron/training/arguments.py) of fields the YAML may leave null.

@@ -71,7 +71,7 @@ ExperimentParts split_experiment(Value experiment) {
                                   to_flow_yaml(modules_value)));
   for (const auto& [name, module] : modules_value.map)
     if (name != "pre_trainer")
-      throw ConfigError(fmt::format("{}: module 'modules.{}' is not supported (only modules.pre_trainer is)",
+      throw ConfigError(fmt::format("{}: module 'modules.{}' is not supported yet (only pre-training: modules.pre_trainer)",
                                     module.location.str(), name));
   const Value* pre_trainer = modules_value.find("pre_trainer");
   if (pre_trainer == nullptr || !pre_trainer->is_map())

@@ -75,17 +75,23 @@ bool equals_default(const Value& value, const Value& fallback) {
 
 }  // namespace
 
-std::string suggest_key(std::string_view unknown) {
+std::string closest_name(std::string_view unknown, const std::vector<std::string_view>& candidates) {
   std::string best;
   size_t best_distance = std::max<size_t>(2, unknown.size() / 4) + 1;  // a few typos, scaled by length
-  for (const auto& spec : key_specs()) {
-    size_t distance = edit_distance(unknown, spec.name);
+  for (auto candidate : candidates) {
+    size_t distance = edit_distance(unknown, candidate);
     if (distance < best_distance) {
       best_distance = distance;
-      best = spec.name;
+      best = candidate;
     }
   }
   return best;
+}
+
+std::string suggest_key(std::string_view unknown) {
+  std::vector<std::string_view> names;
+  for (const auto& spec : key_specs()) names.push_back(spec.name);
+  return closest_name(unknown, names);
 }
 
 void check_against_schema(const FlatSettings& settings, bool strict, Diagnostics& diagnostics) {

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "primus/config/diagnostics.hpp"
 #include "primus/config/key_spec.hpp"
@@ -14,7 +15,10 @@ namespace primus::config {
 
 void check_against_schema(const FlatSettings& settings, bool strict, Diagnostics& diagnostics);
 
-// The closest known key by edit distance, or "" when none is close enough to be a typo.
+// The closest of `candidates` by edit distance, or "" when none is close enough to be a typo.
+std::string closest_name(std::string_view unknown, const std::vector<std::string_view>& candidates);
+
+// The closest known schema key, or "".
 std::string suggest_key(std::string_view unknown);
 
 // Whether `value` has the schema type (null counts when the key is nullable).
