@@ -158,11 +158,11 @@ TEST_F(BuildTest, WrongTypeNamesKeyValueLocationAndExpectedType) {
   TempDir dir;
   auto file = dir.write("types.yaml",
                         "modules:\n  pre_trainer:\n    model: tiny_gqa.yaml\n    overrides:\n"
-                        "      num_layers: abc\n      lr: fast\n      mock_data: 1\n");
+                        "      num_layers: abc\n      lr: fast\n      mock_data: 2\n");
   std::string message = config_error_of([&] { load_train_config(file, {}, BuildOptions{false, 1}); });
   expect_contains(message, {file.string() + ":5:7: key 'num_layers' has value abc (string); expected an integer",
                             file.string() + ":6:7: key 'lr' has value fast (string); expected a number",
-                            file.string() + ":7:7: key 'mock_data' has value 1 (int); expected a bool"});
+                            file.string() + ":7:7: key 'mock_data' has value 2 (int); expected a bool"});
   expect_contains(error({"--num_layers", "99999999999"}), {"num_layers", "out of range"});
 }
 

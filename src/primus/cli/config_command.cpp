@@ -23,6 +23,7 @@ struct ShowArgs {
 struct ValidateArgs {
   std::vector<std::string> configs;
   bool strict = false;
+  int world_size = 0;
 };
 
 struct DiffArgs {
@@ -56,6 +57,9 @@ void add_validate(CLI::App& config) {
   validate->allow_extras();
   validate->add_option("--config", args->configs, "experiment YAML file (repeatable)")->expected(1)->take_all();
   validate->add_flag("--strict", args->strict, "unimplemented keys set to non-default values are errors");
+  validate->add_option("--world-size", args->world_size,
+                       "number of processes to check the layout for (default: the launcher's WORLD_SIZE, else "
+                       "tensor x pipeline x context parallel)");
   validate->callback([validate, args] {
     std::vector<std::string> files = args->configs;
     std::vector<std::string> overrides = validate->remaining();
@@ -67,6 +71,8 @@ void add_validate(CLI::App& config) {
     if (files.empty()) throw config::ConfigError("no config file given (use --config X.yaml or name the files)");
     config::BuildOptions options;
     options.strict = args->strict;
+    options.world_size = args->world_size;
+    options.assume_minimal_world = true;
     size_t failed = 0;
     for (const auto& file : files) {
       try {

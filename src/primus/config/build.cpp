@@ -14,6 +14,14 @@
 
 namespace primus::config {
 
+bool launcher_world_size_set() {
+  for (const char* name : {"WORLD_SIZE", "OMPI_COMM_WORLD_SIZE"}) {
+    const char* text = std::getenv(name);
+    if (text != nullptr && *text != '\0') return true;
+  }
+  return false;
+}
+
 int world_size_from_env() {
   for (const char* name : {"WORLD_SIZE", "OMPI_COMM_WORLD_SIZE"}) {
     const char* text = std::getenv(name);
@@ -95,6 +103,8 @@ void read_parallel(const SettingReader& r, ParallelConfig& p) {
   r.read("use_distributed_optimizer", p.use_distributed_optimizer);
   r.read("overlap_grad_reduce", p.overlap_grad_reduce);
   r.read("overlap_param_gather", p.overlap_param_gather);
+  r.read("decoder_first_pipeline_num_layers", p.decoder_first_pipeline_num_layers);
+  r.read("decoder_last_pipeline_num_layers", p.decoder_last_pipeline_num_layers);
 }
 
 void read_training(const SettingReader& r, TrainingConfig& t, Diagnostics& d) {
@@ -309,6 +319,11 @@ TrainConfig build_train_config(const ResolvedConfig& resolved, const BuildOption
   read_model(reader, config.model);
   read_parallel(reader, config.parallel);
   config.parallel.world_size = options.world_size > 0 ? options.world_size : world_size_from_env();
+  if (options.world_size <= 0 && options.assume_minimal_world && !launcher_world_size_set()) {
+    const auto& p = config.parallel;
+    config.parallel.world_size =
+        std::max(1, p.tensor_model_parallel_size * p.pipeline_model_parallel_size * p.context_parallel_size);
+  }
   read_training(reader, config.training, diagnostics);
   read_optimizer(reader, config.optimizer);
   read_data(reader, config.data);

@@ -17,11 +17,17 @@ namespace primus::config {
 
 struct BuildOptions {
   bool strict = false;  // unimplemented keys set to non-default values are errors, not a warning
-  int world_size = 0;   // 0: from WORLD_SIZE, else OMPI_COMM_WORLD_SIZE, else 1
+  int world_size = 0;   // 0: from WORLD_SIZE, else OMPI_COMM_WORLD_SIZE, else 1 (or see below)
+  // For checking a config away from its cluster (primus config ...): with no world size given
+  // and no launcher environment, assume the smallest world the layout allows
+  // (tensor x pipeline x context parallel, data-parallel size 1).
+  bool assume_minimal_world = false;
 };
 
 // The launcher's world size (WORLD_SIZE, OMPI_COMM_WORLD_SIZE), 1 when neither is set.
 int world_size_from_env();
+// Whether a launcher set WORLD_SIZE or OMPI_COMM_WORLD_SIZE.
+bool launcher_world_size_set();
 
 TrainConfig build_train_config(const ResolvedConfig& resolved, const BuildOptions& options,
                                std::vector<std::string>* warnings = nullptr);

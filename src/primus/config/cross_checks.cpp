@@ -49,6 +49,26 @@ void check_model(const ModelConfig& m, const ParallelConfig& p, Diagnostics& d) 
   }
 }
 
+// Megatron's rule: the layers left after decoder_first/last_pipeline_num_layers split evenly
+// over the remaining stages.
+void check_pipeline_layers(const ModelConfig& m, const ParallelConfig& p, Diagnostics& d) {
+  const int first = p.decoder_first_pipeline_num_layers;
+  const int last = p.decoder_last_pipeline_num_layers;
+  if (first == 0 && last == 0) {
+    require_divides(d, "num_layers", m.num_layers, "pipeline_model_parallel_size", p.pipeline_model_parallel_size);
+    return;
+  }
+  const int middle_stages = p.pipeline_model_parallel_size - (first > 0 ? 1 : 0) - (last > 0 ? 1 : 0);
+  const int middle_layers = m.num_layers - first - last;
+  if (middle_layers < 0 || middle_stages < 0 || (middle_stages == 0 && middle_layers != 0) ||
+      (middle_stages > 0 && middle_layers % middle_stages != 0)) {
+    d.errors.push_back(fmt::format(
+        "num_layers ({}) minus decoder_first_pipeline_num_layers ({}) and decoder_last_pipeline_num_layers ({}) "
+        "must split evenly over the other {} of pipeline_model_parallel_size ({}) stages",
+        m.num_layers, first, last, middle_stages, p.pipeline_model_parallel_size));
+  }
+}
+
 void check_parallel(const ModelConfig& m, const ParallelConfig& p, Diagnostics& d) {
   require_positive(d, "tensor_model_parallel_size", p.tensor_model_parallel_size);
   require_positive(d, "pipeline_model_parallel_size", p.pipeline_model_parallel_size);
@@ -56,7 +76,7 @@ void check_parallel(const ModelConfig& m, const ParallelConfig& p, Diagnostics& 
   require_positive(d, "context_parallel_size", p.context_parallel_size);
   require_positive(d, "expert_model_parallel_size", p.expert_model_parallel_size);
   require_positive(d, "world_size", p.world_size);
-  require_divides(d, "num_layers", m.num_layers, "pipeline_model_parallel_size", p.pipeline_model_parallel_size);
+  check_pipeline_layers(m, p, d);
   if (p.virtual_pipeline_model_parallel_size > 1) {
     const std::int64_t stages =
         static_cast<std::int64_t>(p.pipeline_model_parallel_size) * p.virtual_pipeline_model_parallel_size;
@@ -76,8 +96,6 @@ void check_parallel(const ModelConfig& m, const ParallelConfig& p, Diagnostics& 
                                    "pipeline_model_parallel_size ({}) * context_parallel_size ({})",
                                    p.world_size, p.tensor_model_parallel_size, p.pipeline_model_parallel_size,
                                    p.context_parallel_size));
-  if (p.sequence_parallel && p.tensor_model_parallel_size == 1)
-    d.warnings.push_back("sequence_parallel: true has no effect with tensor_model_parallel_size 1");
   if (p.overlap_param_gather && !p.use_distributed_optimizer)
     d.errors.push_back("overlap_param_gather: true requires use_distributed_optimizer: true");
 }

@@ -27,7 +27,11 @@ std::string_view type_name(KeyType type) {
 bool matches_type(const Value& value, const KeySpec& spec) {
   if (value.is_null()) return spec.nullable;
   switch (spec.type) {
-    case KeyType::Bool: return value.kind == ValueKind::Bool;
+    // Primus's own examples write 0/1 for flags (auto_continue_train: 0, sequence_parallel: 1),
+    // which Python treats as booleans; any other integer is a mistake.
+    case KeyType::Bool:
+      return value.kind == ValueKind::Bool ||
+             (value.kind == ValueKind::Int && (value.int_value == 0 || value.int_value == 1));
     case KeyType::Int: return value.kind == ValueKind::Int;
     case KeyType::Float: return value.is_number();
     case KeyType::String: return value.is_string();

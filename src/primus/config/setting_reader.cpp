@@ -34,6 +34,7 @@ std::string SettingReader::where(const std::string& key) const {
 
 void SettingReader::read(const std::string& key, bool& out) const {
   if (const Value* v = value(key); v && v->kind == ValueKind::Bool) out = v->bool_value;
+  if (const Value* v = value(key); v && v->kind == ValueKind::Int) out = v->int_value != 0;  // Primus's 0/1 flags
 }
 
 void SettingReader::read(const std::string& key, std::int64_t& out) const {

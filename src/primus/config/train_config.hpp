@@ -78,6 +78,9 @@ struct ParallelConfig {
   int context_parallel_size = 1;
   int expert_model_parallel_size = 1;
   int data_parallel_size = 1;  // resolved: world / (tp * pp * cp)
+  // Uneven pipelines (Megatron): layers on the first / last stage; 0 = an even share.
+  int decoder_first_pipeline_num_layers = 0;
+  int decoder_last_pipeline_num_layers = 0;
   bool sequence_parallel = false;
   bool use_distributed_optimizer = false;
   bool overlap_grad_reduce = false;
