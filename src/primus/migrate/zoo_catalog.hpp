@@ -1,0 +1,24 @@
+// The model zoo as a catalog: each preset's resolved keys (after following its
+// extends:/bases: chain) as YAML scalar text, for matching a migrated script.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace primus::migrate {
+
+struct ZooModel {
+  std::string name;                         // file stem: "llama3_8B"
+  std::map<std::string, std::string> keys;  // YAML scalar text; a list as flow text "[a, b]"
+  bool is_base = false;                     // another preset extends it (llama_base, language_model): not offered as a match
+};
+
+// Every *.yaml in zoo_dir, sorted by name. Throws std::runtime_error naming the file
+// on unreadable YAML, a missing base, or an inheritance cycle.
+// Minimal reader for matching only: replaced by config::load_model_preset once the
+// config loader is merged (same resolution: bases first, the file's own keys win).
+std::vector<ZooModel> load_zoo_catalog(const std::filesystem::path& zoo_dir);
+
+}  // namespace primus::migrate
