@@ -146,11 +146,18 @@ fs::path MigrateOptions::default_zoo_dir() { return fs::path(PRIMUS_SOURCE_DIR) 
 MigrationResult migrate_megatron_script(const fs::path& script, const std::vector<std::pair<std::string, std::string>>& env,
                                         const MigrateOptions& options) {
   ScriptRun run = run_script_with_shims(script, {env, options.script_arguments, options.timeout});
-  std::optional<LaunchCommand> training;
+  // The last .py launch that carries Megatron-LM flags (a log summariser run after training does not).
+  std::optional<LaunchCommand> training, last_python;
   for (const auto& argv : run.launches) {
     LaunchCommand launch = parse_launch_command(argv);
-    if (!launch.entry_point.empty()) training = std::move(launch);
+    if (launch.entry_point.empty()) continue;
+    bool has_megatron_flag = std::any_of(launch.arguments.begin(), launch.arguments.end(), [](const std::string& a) {
+      return find_megatron_flag(a.substr(0, a.find('='))) != nullptr;
+    });
+    if (has_megatron_flag) training = launch;
+    last_python = std::move(launch);
   }
+  if (!training) training = std::move(last_python);
   if (!training) {
     std::string launched;
     for (const auto& argv : run.launches) launched += "\n  " + (argv.empty() ? std::string("?") : argv.front()) + (argv.size() > 1 ? " " + argv[1] + " ..." : "");
