@@ -102,6 +102,14 @@ TEST(ArgumentMapping, UnknownFlagsBadValuesAndPositionalsAreReportedNotDropped) 
   EXPECT_NE(m.unmapped[3].reason.find("expects a value"), std::string::npos);
 }
 
+TEST(ArgumentMapping, NoFormOfABooleanFlagMegatronDerivesIsFalse) {
+  ASSERT_EQ(find_megatron_flag("--no-overlap-grad-reduce"), nullptr);  // not in the table: the derived form
+  auto m = map_megatron_arguments({"--overlap-grad-reduce", "--no-overlap-grad-reduce", "--no-such-thing"});
+  EXPECT_EQ(text_of(m, "overlap_grad_reduce"), "false");
+  ASSERT_EQ(m.unmapped.size(), 1u);
+  EXPECT_EQ(m.unmapped[0].text, "--no-such-thing");
+}
+
 TEST(ArgumentMapping, LastOfARepeatedFlagWins) {
   auto m = map_megatron_arguments({"--lr", "1e-4", "--lr", "2e-4"});
   EXPECT_EQ(text_of(m, "lr"), "2.0e-04");

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 
 #include "migrate_test_support.hpp"
 
@@ -36,6 +37,30 @@ TEST(MigrateCli, MigratesAScriptWithSettingsAndReportsUnmappedArguments) {
   YAML::Node exp = YAML::LoadFile((dir.path() / "train_llama3.yaml").string());
   EXPECT_EQ(exp["modules"]["pre_trainer"]["model"].as<std::string>(), "llama3_70B.yaml");
   EXPECT_EQ(overrides_of(exp)["micro_batch_size"].as<int>(), 1);
+}
+
+TEST(MigrateCli, DoesNotReplaceExistingFilesWithoutForce) {
+  OutputDirectory dir("cli-force");
+  std::string command = "migrate megatron-lm " + script_path("train_mixtral_8x7b.sh").string() + " -o " + dir.path().string() +
+                        " --zoo-dir " + fixture_zoo().string();
+  ASSERT_EQ(run(command).status, 0);
+  std::ofstream(dir.path() / "train_mixtral_8x7b.yaml") << "# edited by hand\n";
+  auto again = run(command);
+  EXPECT_NE(again.status, 0) << again.text;
+  EXPECT_NE(again.text.find("already exists"), std::string::npos) << again.text;
+  std::ifstream kept(dir.path() / "train_mixtral_8x7b.yaml");
+  std::string first_line;
+  std::getline(kept, first_line);
+  EXPECT_EQ(first_line, "# edited by hand");
+  EXPECT_EQ(run(command + " --force").status, 0);
+}
+
+TEST(MigrateCli, AMissingZooDirectoryIsAnError) {
+  OutputDirectory dir("cli-zoo");
+  auto out = run("migrate megatron-lm " + script_path("train_mixtral_8x7b.sh").string() + " -o " + dir.path().string() +
+                 " --zoo-dir /no/such/zoo");
+  EXPECT_NE(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("/no/such/zoo"), std::string::npos) << out.text;
 }
 
 TEST(MigrateCli, MigratesALog) {

@@ -18,10 +18,14 @@ TEST(LogArguments, ReadsTheLastCompleteBlockWithPrefixes) {
       "[rank0]: ------------------------ arguments ------------------------\n"
       "[rank0]:   num_layers ...................................... 32\n"
       "[rank0]:   tokenizer_model ................................. \n"
+      "[rank0]:   save ............................................ ../ckpt\n"
+      "[rank0]:   a_setting_name_that_is_at_least_forty_eight_characters_long 5\n"
       "[rank0]: -------------------- end of arguments ---------------------\n";
   auto args = parse_logged_arguments(text, "test.log");
   EXPECT_EQ(args.at("num_layers"), "32");
   EXPECT_EQ(args.at("tokenizer_model"), "");
+  EXPECT_EQ(args.at("save"), "../ckpt");
+  EXPECT_EQ(args.at("a_setting_name_that_is_at_least_forty_eight_characters_long"), "5");
   EXPECT_THROW(parse_logged_arguments("no block here\n", "test.log"), std::runtime_error);
 }
 

@@ -18,6 +18,7 @@ struct MigrateMegatronArgs {
   std::string zoo_dir;
   std::string exp_name;
   int timeout_s = 60;
+  bool force = false;
 };
 
 void run_migrate_megatron(const MigrateMegatronArgs& args) {
@@ -45,7 +46,7 @@ void run_migrate_megatron(const MigrateMegatronArgs& args) {
     }
     result = migrate::migrate_megatron_script(args.inputs.front(), env, options);
   }
-  migrate::write_migration(result, args.out_dir);
+  migrate::write_migration(result, args.out_dir, args.force);
   std::cout << migrate::migration_report(result);
   std::cout << "wrote " << migrate::experiment_path(result, args.out_dir).string() << "\n";
   if (result.generated_model) std::cout << "wrote " << (std::filesystem::path(args.out_dir) / (result.generated_model->name + ".yaml")).string() << "\n";
@@ -65,6 +66,7 @@ void add_migrate_command(CLI::App& app) {
   megatron->add_option("--zoo-dir", args->zoo_dir, "model zoo to match against (default: primus/configs/models/megatron)");
   megatron->add_option("--exp-name", args->exp_name, "experiment name (default: the script's file name)");
   megatron->add_option("--timeout", args->timeout_s, "seconds the script may run (default: 60)")->check(CLI::PositiveNumber);
+  megatron->add_flag("--force", args->force, "replace existing output files");
   megatron->callback([args] { run_migrate_megatron(*args); });
 }
 

@@ -11,23 +11,29 @@ namespace {
 constexpr std::string_view kBegin = " arguments ----";
 constexpr std::string_view kEnd = " end of arguments ----";
 
+std::string_view trim(std::string_view text) {
+  auto begin = text.find_first_not_of(" \t");
+  if (begin == std::string_view::npos) return {};
+  auto end = text.find_last_not_of(" \t\r");
+  return text.substr(begin, end - begin + 1);
+}
+
 // "[rank0]:   num_layers ........ 32" -> {"num_layers", "32"}; false when the line is not an entry.
+// Names of 48 characters or more are printed without dots: "  name value".
 bool parse_entry(std::string_view line, std::string& name, std::string& value) {
-  auto dots = line.find(" ..");
-  if (dots == std::string_view::npos) return false;
-  auto name_end = dots;
-  auto name_begin = line.find_last_of(" \t]:", name_end - 1);
-  name_begin = name_begin == std::string_view::npos ? 0 : name_begin + 1;
-  if (name_begin >= name_end) return false;
-  name = std::string(line.substr(name_begin, name_end - name_begin));
-  auto after = line.find_first_not_of('.', dots + 1);
-  if (after == std::string_view::npos) {
-    value.clear();
-  } else {
-    value = std::string(line.substr(after));
-    if (!value.empty() && value.front() == ' ') value.erase(0, 1);
+  if (line.starts_with("[")) {  // a launcher's "[rank0]:" / "[default0]:" prefix
+    auto close = line.find("]:");
+    if (close != std::string_view::npos) line.remove_prefix(close + 2);
   }
-  while (!value.empty() && (value.back() == '\r' || value.back() == ' ')) value.pop_back();
+  line = trim(line);
+  auto name_end = line.find(' ');
+  if (line.empty() || name_end == 0) return false;
+  name = std::string(line.substr(0, name_end));
+  std::string_view rest = name_end == std::string_view::npos ? std::string_view{} : trim(line.substr(name_end));
+  auto after_dots = rest.find_first_not_of('.');
+  if (rest.starts_with("..") && (after_dots == std::string_view::npos || rest[after_dots] == ' '))
+    rest = after_dots == std::string_view::npos ? std::string_view{} : trim(rest.substr(after_dots));
+  value = std::string(rest);
   return true;
 }
 

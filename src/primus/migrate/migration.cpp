@@ -69,18 +69,19 @@ const ZooModel* find_model(const std::vector<ZooModel>& catalog, const std::stri
 
 GeneratedModel generate_model(const std::string& exp_name, const KeyValues& architecture, const KeyValues* base) {
   GeneratedModel model{exp_name + "_model", {kGeneratedModelBase}, {}};
-  std::vector<std::string> keys = architecture_keys();
   bool moe = architecture.count("num_experts") && architecture.at("num_experts").items.front().kind != ScalarKind::Null;
-  for (const auto& key : model_file_keys())
-    if (moe || !key.starts_with("moe_")) keys.push_back(key);
-  for (const auto& key : keys) {
+  auto write = [&](const std::string& key, bool always) {
     auto it = architecture.find(key);
-    if (it == architecture.end()) continue;
+    if (it == architecture.end() || (!moe && key.starts_with("moe_"))) return;
+    // Only what the base does not already say (the shape keys always, as documentation of the model).
+    bool base_agrees = base && base->count(key) && same_value(base->at(key), it->second);
     bool is_null = !it->second.is_list && it->second.items.front().kind == ScalarKind::Null;
-    // A null only needs writing when the base sets something else.
-    if (is_null && base && (!base->count(key) || same_value(base->at(key), it->second))) continue;
+    if (base_agrees && (!always || is_null)) return;
+    if (is_null && !base) return;
     model.keys[key] = it->second;
-  }
+  };
+  for (const auto& key : architecture_keys()) write(key, true);
+  for (const auto& key : model_file_keys()) write(key, false);
   return model;
 }
 

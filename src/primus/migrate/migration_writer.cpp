@@ -94,7 +94,12 @@ fs::path experiment_path(const MigrationResult& result, const fs::path& out_dir)
   return out_dir / (result.exp_name + ".yaml");
 }
 
-void write_migration(const MigrationResult& result, const fs::path& out_dir) {
+void write_migration(const MigrationResult& result, const fs::path& out_dir, bool overwrite) {
+  std::vector<fs::path> targets = {experiment_path(result, out_dir)};
+  if (result.generated_model) targets.push_back(out_dir / (result.generated_model->name + ".yaml"));
+  for (const auto& target : targets)
+    if (!overwrite && fs::exists(target))
+      throw std::runtime_error(target.string() + " already exists; not replacing it (use --force to replace it)");
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) throw std::runtime_error("cannot create the output directory " + out_dir.string() + ": " + ec.message());

@@ -15,9 +15,9 @@ std::string experiment_yaml(const MigrationResult& result);
 // The generated model preset's text (bases: + architecture keys).
 std::string model_yaml(const GeneratedModel& model);
 
-// DIR/<exp_name>.yaml (+ DIR/<model>.yaml when generated). Creates DIR; refuses to
-// overwrite nothing silently: existing files are replaced only by the same names.
-void write_migration(const MigrationResult& result, const std::filesystem::path& out_dir);
+// DIR/<exp_name>.yaml (+ DIR/<model>.yaml when generated). Creates DIR. Refuses,
+// before writing anything, to replace an existing file unless `overwrite`.
+void write_migration(const MigrationResult& result, const std::filesystem::path& out_dir, bool overwrite = false);
 
 // Where write_migration puts the experiment file (for validation by the config loader).
 std::filesystem::path experiment_path(const MigrationResult& result, const std::filesystem::path& out_dir);
