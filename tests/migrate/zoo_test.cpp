@@ -24,8 +24,9 @@ TEST(ZooCatalog, FollowsExtendsAndBasesWithTheFilesOwnKeysWinning) {
   EXPECT_EQ(llama3.keys.at("rotary_base"), "500000");       // llama3_base over llama_base's 10000
   EXPECT_EQ(llama3.keys.at("normalization"), "RMSNorm");    // llama_base over language_model
   EXPECT_EQ(llama3.keys.at("sequence_parallel"), "true");   // from language_model
-  EXPECT_FALSE(llama3.is_base);
+  EXPECT_FALSE(by_name(catalog, "llama3.1_8B").is_base);
   EXPECT_TRUE(by_name(catalog, "llama_base").is_base);
+  EXPECT_TRUE(by_name(catalog, "llama3_8B").is_base);  // llama3.1_8B extends it
   EXPECT_TRUE(by_name(catalog, "language_model").is_base);
 }
 
@@ -86,6 +87,28 @@ TEST(ZooMatching, PrefersTheCandidateNeedingFewerOverridesAndExplainsMisses) {
   auto miss = match_zoo_model(other, {}, catalog, std::nullopt);
   EXPECT_FALSE(miss.model.has_value());
   EXPECT_NE(miss.explanation.find("rotary_base 10000 (model: 500000)"), std::string::npos) << miss.explanation;
+}
+
+}  // namespace
+}  // namespace primus::migrate
+
+namespace primus::migrate {
+namespace {
+
+TEST(ZooMatching, APresetWithoutTheNetworksSizeIsNeverAMatch) {
+  auto dir = std::filesystem::temp_directory_path() / ("primus-zoo-size-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "framework_defaults.yaml") << "disable_primus_topk_router: false\n";  // no architecture keys
+  std::ofstream(dir / "tiny.yaml") << "num_layers: 2\nhidden_size: 64\nnum_attention_heads: 4\nswiglu: false\n";
+  auto catalog = load_zoo_catalog(dir);
+  KeyValues big = canonical_architecture({{"num_layers", scalar_value(scalar_from_text("96"))},
+                                          {"hidden_size", scalar_value(scalar_from_text("12288"))},
+                                          {"num_attention_heads", scalar_value(scalar_from_text("96"))}});
+  auto match = match_zoo_model(big, {}, catalog, std::nullopt);
+  EXPECT_FALSE(match.model.has_value()) << match.explanation;
+  ASSERT_EQ(match.candidates.size(), 1u);
+  EXPECT_EQ(match.candidates[0].name, "tiny");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -96,6 +96,8 @@ bool same_scalar(const Scalar& a, const Scalar& b) {
 }
 
 bool same_value(const ArgValue& a, const ArgValue& b) {
+  // A one-element list and its element are the same setting (Megatron accepts cp_comm_type: p2p for [p2p]).
+  if (a.is_list != b.is_list && a.items.size() == 1 && b.items.size() == 1) return same_scalar(a.items[0], b.items[0]);
   if (a.is_list != b.is_list || a.items.size() != b.items.size()) return false;
   for (size_t i = 0; i < a.items.size(); ++i)
     if (!same_scalar(a.items[i], b.items[i])) return false;

@@ -37,7 +37,7 @@ std::string format_float(double value);
 
 ArgValue scalar_value(Scalar scalar);
 
-// Equal as YAML values: numbers numerically (8 == 8.0), others by kind and text.
+// Equal as settings: numbers numerically (8 == 8.0), others by kind and text; [x] equals x.
 bool same_scalar(const Scalar& a, const Scalar& b);
 bool same_value(const ArgValue& a, const ArgValue& b);
 

@@ -34,6 +34,16 @@ std::optional<ArgValue> megatron_default(const std::string& dest) {
                                                                          : scalar_from_text(text));
 }
 
+// Equal as settings of `key`: for an on/off flag, unset (null) is off.
+bool same_setting(const std::string& key, const ArgValue& a, const ArgValue& b) {
+  const MegatronFlag* flag = find_megatron_flag_by_dest(key);
+  bool on_off = flag && (flag->action == FlagAction::StoreTrue || flag->action == FlagAction::StoreFalse);
+  auto off_if_null = [&](const ArgValue& v) {
+    return on_off && !v.is_list && v.items.front().kind == ScalarKind::Null ? scalar_value(bool_scalar(false)) : v;
+  };
+  return same_value(off_if_null(a), off_if_null(b));
+}
+
 bool is_architecture_key(const std::string& key) {
   const auto& keys = architecture_keys();
   return std::find(keys.begin(), keys.end(), key) != keys.end();
@@ -43,6 +53,7 @@ bool is_architecture_key(const std::string& key) {
 struct ScriptSettings {
   KeyValues explicit_keys;  // set by the script (or, from a log, differing from Megatron's default)
   KeyValues ran_with;       // every other value known to have been in effect (a log's full dump)
+  std::string model_type = "gpt";  // Primus's model_type: gpt, or mamba for pretrain_mamba.py
 
   std::optional<ArgValue> effective(const std::string& key) const {
     if (auto it = explicit_keys.find(key); it != explicit_keys.end()) return it->second;
@@ -57,6 +68,7 @@ struct ScriptSettings {
     inputs.insert(inputs.end(), model_file_keys().begin(), model_file_keys().end());
     for (const auto& key : inputs)
       if (auto v = effective(key)) keys[key] = *v;
+    keys["model_type"] = scalar_value({ScalarKind::String, model_type});
     return canonical_architecture(keys);
   }
 };
@@ -122,7 +134,7 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
     const KeyValues& theirs = is_architecture_key(key) ? model_architecture : model_values;
     auto it = theirs.find(key);
     if (it == theirs.end()) return true;
-    return !same_value(is_architecture_key(key) ? architecture.at(key) : value, it->second);
+    return !same_setting(key, is_architecture_key(key) ? architecture.at(key) : value, it->second);
   };
   for (const auto& [key, value] : settings.explicit_keys)
     if (differs_from_model(key, value)) result.overrides[key] = value;
@@ -132,7 +144,7 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
     std::optional<ArgValue> ran = is_architecture_key(key) && architecture.count(key) ? architecture.at(key) : settings.effective(key);
     if (!ran) continue;
     const ArgValue& theirs = is_architecture_key(key) && model_architecture.count(key) ? model_architecture.at(key) : model_value;
-    if (!same_value(*ran, theirs)) {
+    if (!same_setting(key, *ran, theirs)) {
       result.overrides[key] = *ran;
       result.pinned_defaults.push_back(key);
     }
@@ -173,7 +185,7 @@ MigrationResult migrate_megatron_script(const fs::path& script, const std::vecto
   if (run.launches.size() > 1) notes.push_back("the script launched " + std::to_string(run.launches.size()) + " commands; migrated the last training launch");
 
   MappedArguments mapped = map_megatron_arguments(training->arguments);
-  ScriptSettings settings{mapped.keys, {}};
+  ScriptSettings settings{mapped.keys, {}, fs::path(training->entry_point).filename().string().find("mamba") != std::string::npos ? "mamba" : "gpt"};
   MigrationResult result = build_migration(script.string(), options.exp_name.value_or(script.stem().string()), settings,
                                            options, std::move(notes));
   result.unmapped = std::move(mapped.unmapped);

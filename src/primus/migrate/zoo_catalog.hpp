@@ -12,7 +12,7 @@ namespace primus::migrate {
 struct ZooModel {
   std::string name;                         // file stem: "llama3_8B"
   std::map<std::string, std::string> keys;  // YAML scalar text; a list as flow text "[a, b]"
-  bool is_base = false;                     // another preset extends it (llama_base, language_model): not offered as a match
+  bool is_base = false;                     // another preset extends it (llama_base, llama3_8B): loses ties to one that is not
 };
 
 // Every *.yaml in zoo_dir, sorted by name. Throws std::runtime_error naming the file

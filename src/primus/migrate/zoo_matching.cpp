@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace primus::migrate {
@@ -28,6 +29,8 @@ bool is_unset(const KeyValues& keys, const std::string& key) {
   return it == keys.end() || (!it->second.is_list && it->second.items.front().kind == ScalarKind::Null);
 }
 
+constexpr std::array<const char*, 3> kCoreKeys = {"num_layers", "hidden_size", "num_attention_heads"};
+
 ArgValue int_value(long long v) { return scalar_value({ScalarKind::Int, std::to_string(v)}); }
 
 ArgValue value_from_yaml_text(const std::string& text) {
@@ -41,7 +44,7 @@ ArgValue value_from_yaml_text(const std::string& text) {
 
 const std::vector<std::string>& architecture_keys() {
   static const std::vector<std::string> keys = {
-      "num_layers", "hidden_size", "ffn_hidden_size", "num_attention_heads", "num_query_groups", "kv_channels",
+      "model_type", "num_layers", "hidden_size", "ffn_hidden_size", "num_attention_heads", "num_query_groups", "kv_channels",
       "normalization", "swiglu", "add_bias_linear", "add_qkv_bias", "position_embedding_type",
       "untie_embeddings_and_output_weights", "rotary_base", "qk_layernorm", "multi_latent_attention",
       "num_experts", "moe_router_topk", "moe_ffn_hidden_size", "vocab_size"};
@@ -80,11 +83,16 @@ ZooMatch match_zoo_model(const KeyValues& architecture, const KeyValues& setting
                          const std::vector<ZooModel>& catalog, const std::optional<std::string>& forced) {
   ZooMatch match;
   for (const auto& model : catalog) {
-    bool wanted = forced ? (model.name == *forced || model.name + ".yaml" == *forced) : !model.is_base;
-    if (!wanted) continue;
+    if (forced && model.name != *forced && model.name + ".yaml" != *forced) continue;
     KeyValues values = zoo_values(model);
     KeyValues canonical = canonical_architecture(values);
-    ZooCandidate candidate{model.name, 0, {}, 0};
+    // A preset that does not give the network's size (primus_megatron_model, a *_base) describes no model.
+    bool sized = std::all_of(kCoreKeys.begin(), kCoreKeys.end(), [&](const char* key) {
+      auto it = canonical.find(key);
+      return it != canonical.end() && !it->second.is_list && it->second.items.front().kind == ScalarKind::Int;
+    });
+    if (!forced && !sized) continue;
+    ZooCandidate candidate{model.name, 0, {}, 0, model.is_base};
     for (const auto& key : architecture_keys()) {
       auto mine = architecture.find(key);
       auto theirs = canonical.find(key);
@@ -102,10 +110,14 @@ ZooMatch match_zoo_model(const KeyValues& architecture, const KeyValues& setting
     throw std::runtime_error("--model " + *forced + ": no such model in the zoo (available: " + names + ")");
   }
   std::sort(match.candidates.begin(), match.candidates.end(), [](const ZooCandidate& a, const ZooCandidate& b) {
+    // Matches first, the most specific (most keys compared); then the fewest overrides; a preset others extend last.
+    // Among misses, the closest is the one with the most equal keys.
     if (a.differences.empty() != b.differences.empty()) return a.differences.empty();
+    size_t a_equal = a.keys_compared - a.differences.size(), b_equal = b.keys_compared - b.differences.size();
+    if (a_equal != b_equal) return a_equal > b_equal;
     if (a.differences.size() != b.differences.size()) return a.differences.size() < b.differences.size();
-    if (a.keys_compared != b.keys_compared) return a.keys_compared > b.keys_compared;
     if (a.settings_differing != b.settings_differing) return a.settings_differing < b.settings_differing;
+    if (a.is_base != b.is_base) return !a.is_base;
     return a.name < b.name;
   });
   if (match.candidates.empty()) {

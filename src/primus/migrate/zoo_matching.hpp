@@ -40,6 +40,7 @@ struct ZooCandidate {
   size_t keys_compared = 0;
   std::vector<ArchitectureDifference> differences;  // empty: a match
   size_t settings_differing = 0;                    // settings the experiment would override
+  bool is_base = false;                             // extended by other presets
 };
 
 struct ZooMatch {
