@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -59,7 +60,10 @@ std::vector<std::vector<std::string>> read_launches(const fs::path& capture) {
   for (std::string field; std::getline(in, field, '\0');) fields.push_back(field);
   std::vector<std::vector<std::string>> launches;
   for (size_t i = 0; i < fields.size();) {
-    size_t count = std::stoul(fields[i]);
+    size_t count = 0;
+    auto [ptr, ec] = std::from_chars(fields[i].data(), fields[i].data() + fields[i].size(), count);
+    if (ec != std::errc{} || ptr != fields[i].data() + fields[i].size())
+      throw std::runtime_error("the launch record " + capture.string() + " is corrupt (the script wrote to $PRIMUS_MIGRATE_CAPTURE?)");
     if (i + 2 + count > fields.size()) break;  // a launch cut short (killed mid-write)
     launches.emplace_back(fields.begin() + static_cast<long>(i) + 1, fields.begin() + static_cast<long>(i + 2 + count));
     i += 2 + count;
