@@ -29,7 +29,7 @@ CommandOutput run(const std::string& arguments) {
 TEST(MigrateCli, MigratesAScriptWithSettingsAndReportsUnmappedArguments) {
   OutputDirectory dir("cli");
   auto out = run("migrate megatron-lm " + script_path("train_llama3.sh").string() + " MODEL_SIZE=70 MBS=1 -o " +
-                 dir.path().string() + " --zoo-dir " + fixture_zoo().string());
+                 dir.path().string() + " --zoo-dir " + fixture_zoo().string() + " --module-dir " + fixture_modules().string());
   ASSERT_EQ(out.status, 0) << out.text;
   EXPECT_NE(out.text.find("matched zoo model llama3_70B"), std::string::npos) << out.text;
   EXPECT_NE(out.text.find("NOT MAPPED (1"), std::string::npos) << out.text;
@@ -42,7 +42,7 @@ TEST(MigrateCli, MigratesAScriptWithSettingsAndReportsUnmappedArguments) {
 TEST(MigrateCli, DoesNotReplaceExistingFilesWithoutForce) {
   OutputDirectory dir("cli-force");
   std::string command = "migrate megatron-lm " + script_path("train_mixtral_8x7b.sh").string() + " -o " + dir.path().string() +
-                        " --zoo-dir " + fixture_zoo().string();
+                        " --zoo-dir " + fixture_zoo().string() + " --module-dir " + fixture_modules().string();
   ASSERT_EQ(run(command).status, 0);
   std::ofstream(dir.path() / "train_mixtral_8x7b.yaml") << "# edited by hand\n";
   auto again = run(command);
@@ -58,7 +58,7 @@ TEST(MigrateCli, DoesNotReplaceExistingFilesWithoutForce) {
 TEST(MigrateCli, AMissingZooDirectoryIsAnError) {
   OutputDirectory dir("cli-zoo");
   auto out = run("migrate megatron-lm " + script_path("train_mixtral_8x7b.sh").string() + " -o " + dir.path().string() +
-                 " --zoo-dir /no/such/zoo");
+                 " --zoo-dir /no/such/zoo --module-dir " + fixture_modules().string());
   EXPECT_NE(out.status, 0) << out.text;
   EXPECT_NE(out.text.find("/no/such/zoo"), std::string::npos) << out.text;
 }
@@ -66,7 +66,7 @@ TEST(MigrateCli, AMissingZooDirectoryIsAnError) {
 TEST(MigrateCli, MigratesALog) {
   OutputDirectory dir("cli-log");
   auto out = run("migrate megatron-lm --from-log " + (migrate_dir() / "logs" / "llama2_7B_pretrain.log").string() + " -o " +
-                 dir.path().string() + " --zoo-dir " + fixture_zoo().string());
+                 dir.path().string() + " --zoo-dir " + fixture_zoo().string() + " --module-dir " + fixture_modules().string());
   ASSERT_EQ(out.status, 0) << out.text;
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "llama2_7B_pretrain.yaml")) << out.text;
 }
@@ -74,7 +74,7 @@ TEST(MigrateCli, MigratesALog) {
 TEST(MigrateCli, AFailingScriptIsAnErrorWithItsMessage) {
   OutputDirectory dir("cli-fail");
   auto out = run("migrate megatron-lm " + script_path("fails_before_launch.sh").string() + " -o " + dir.path().string() +
-                 " --zoo-dir " + fixture_zoo().string());
+                 " --zoo-dir " + fixture_zoo().string() + " --module-dir " + fixture_modules().string());
   EXPECT_NE(out.status, 0) << out.text;
   EXPECT_NE(out.text.find("primus: error:"), std::string::npos) << out.text;
   EXPECT_NE(out.text.find("dataset /no/such/dataset not found"), std::string::npos) << out.text;

@@ -16,10 +16,12 @@ namespace primus::migrate::testing {
 inline std::filesystem::path migrate_dir() { return std::filesystem::path(PRIMUS_TEST_DATA_DIR) / "migrate"; }
 inline std::filesystem::path script_path(const std::string& name) { return migrate_dir() / "scripts" / name; }
 inline std::filesystem::path fixture_zoo() { return migrate_dir() / "fixtures" / "zoo"; }
+inline std::filesystem::path fixture_modules() { return migrate_dir() / "fixtures" / "modules"; }
 
 inline MigrateOptions fixture_options() {
   MigrateOptions options;
   options.zoo_dir = fixture_zoo();
+  options.module_dir = fixture_modules();
   return options;
 }
 

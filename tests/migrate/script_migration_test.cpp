@@ -45,6 +45,8 @@ TEST(ScriptMigration, Llama3EightBMatchesTheZooModelAndKeepsTrainingValues) {
   EXPECT_TRUE(o["bf16"].as<bool>());
   EXPECT_TRUE(o["mock_data"].as<bool>());
   EXPECT_TRUE(o["use_distributed_optimizer"].as<bool>());
+  EXPECT_TRUE(o["use_flash_attn"].as<bool>());  // set by the script: kept although pre_trainer.yaml agrees
+  EXPECT_FALSE(o["finetune"].as<bool>());        // pre_trainer.yaml's true pinned to Megatron-LM's false
   EXPECT_EQ(o["save"].as<std::string>(), "experiment/ckpts");
   EXPECT_EQ(o["distributed_backend"].as<std::string>(), "nccl");
   // --no-X flags the model sets otherwise.
@@ -131,6 +133,13 @@ TEST(ScriptMigration, Gpt3With175BParametersGetsAGeneratedModelFile) {
   EXPECT_EQ(o["split"].as<std::string>(), "949,50,1");
   // language_model.yaml turns sequence parallelism on; the script never asked for it.
   EXPECT_FALSE(o["sequence_parallel"].as<bool>());
+  // pre_trainer.yaml's defaults that differ from Megatron-LM's are pinned too ...
+  EXPECT_FALSE(o["finetune"].as<bool>());
+  EXPECT_FALSE(o["use_flash_attn"].as<bool>());
+  EXPECT_DOUBLE_EQ(o["weight_decay"].as<double>(), 0.1);  // (set by the script)
+  // ... but not those equal to Megatron-LM's (adam_eps 1e-08), nor Primus-only keys.
+  EXPECT_FALSE(o["adam_eps"]);
+  EXPECT_FALSE(o["log_avg_skip_iterations"]);
   EXPECT_TRUE(result.unmapped.empty()) << unmapped_text(result);
 }
 
@@ -181,6 +190,17 @@ TEST(ScriptMigration, AScriptThatFailsBeforeLaunchingGivesItsStderr) {
     EXPECT_NE(std::string(e.what()).find("Model size not supported: 13"), std::string::npos) << e.what();
   }
   EXPECT_THROW(migrate_megatron_script(script_path("no_such_script.sh"), {}, fixture_options()), std::runtime_error);
+}
+
+TEST(ScriptMigration, MissingPresetDirectoriesAreErrorsNamingThem) {
+  MigrateOptions options = fixture_options();
+  options.module_dir = "/no/such/modules";
+  try {
+    migrate_megatron_script(script_path("train_mixtral_8x7b.sh"), {}, options);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/no/such/modules/pre_trainer.yaml"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ScriptMigration, AScriptThatRunsTooLongIsStopped) {

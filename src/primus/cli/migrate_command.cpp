@@ -16,6 +16,7 @@ struct MigrateMegatronArgs {
   std::string from_log;
   std::string model;
   std::string zoo_dir;
+  std::string module_dir;
   std::string exp_name;
   int timeout_s = 60;
   bool force = false;
@@ -25,6 +26,7 @@ void run_migrate_megatron(const MigrateMegatronArgs& args) {
   migrate::MigrateOptions options;
   if (!args.model.empty()) options.model = args.model;
   if (!args.zoo_dir.empty()) options.zoo_dir = args.zoo_dir;
+  if (!args.module_dir.empty()) options.module_dir = args.module_dir;
   if (!args.exp_name.empty()) options.exp_name = args.exp_name;
   options.timeout = std::chrono::seconds(args.timeout_s);
 
@@ -64,6 +66,7 @@ void add_migrate_command(CLI::App& app) {
   megatron->add_option("--from-log", args->from_log, "migrate the argument dump of a Megatron-LM log instead of a script");
   megatron->add_option("--model", args->model, "use this zoo model instead of matching one");
   megatron->add_option("--zoo-dir", args->zoo_dir, "model zoo to match against (default: primus/configs/models/megatron)");
+  megatron->add_option("--module-dir", args->module_dir, "directory of pre_trainer.yaml, the trainer defaults to compare with (default: primus/configs/modules/megatron)");
   megatron->add_option("--exp-name", args->exp_name, "experiment name (default: the script's file name)");
   megatron->add_option("--timeout", args->timeout_s, "seconds the script may run (default: 60)")->check(CLI::PositiveNumber);
   megatron->add_flag("--force", args->force, "replace existing output files");

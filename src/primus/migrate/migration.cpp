@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kGeneratedModelBase = "language_model.yaml";
+constexpr const char* kTrainerModule = "pre_trainer.yaml";  // the experiment's `config:`
 
 // Megatron-LM's argparse default for a dest; nullopt when unknown (computed, or not a flag).
 std::optional<ArgValue> megatron_default(const std::string& dest) {
@@ -130,6 +131,18 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
   }
   KeyValues model_architecture = canonical_architecture(model_values);
 
+  // What the experiment runs with where it says nothing: the trainer module's defaults under the model's keys.
+  KeyValues preset_values;
+  fs::path module_file = options.module_dir / kTrainerModule;
+  if (fs::is_regular_file(module_file)) {
+    preset_values = zoo_values(ZooModel{"pre_trainer", load_preset_file(module_file), false});
+  } else if (options.module_dir != MigrateOptions::default_module_dir()) {
+    throw std::runtime_error("trainer module defaults not found: " + module_file.string());
+  } else {
+    result.notes.push_back("no " + module_file.string() + ": the trainer's defaults were not compared");
+  }
+  for (const auto& [key, value] : model_values) preset_values[key] = value;
+
   auto differs_from_model = [&](const std::string& key, const ArgValue& value) {
     const KeyValues& theirs = is_architecture_key(key) ? model_architecture : model_values;
     auto it = theirs.find(key);
@@ -138,8 +151,8 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
   };
   for (const auto& [key, value] : settings.explicit_keys)
     if (differs_from_model(key, value)) result.overrides[key] = value;
-  // Keys the model sets that the script left alone: pin what the script ran with.
-  for (const auto& [key, model_value] : model_values) {
+  // Keys the presets set that the script left alone: pin what the script ran with.
+  for (const auto& [key, model_value] : preset_values) {
     if (settings.explicit_keys.count(key) || !find_megatron_flag_by_dest(key)) continue;
     std::optional<ArgValue> ran = is_architecture_key(key) && architecture.count(key) ? architecture.at(key) : settings.effective(key);
     if (!ran) continue;
@@ -155,6 +168,7 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
 }  // namespace
 
 fs::path MigrateOptions::default_zoo_dir() { return fs::path(PRIMUS_SOURCE_DIR) / "primus/configs/models/megatron"; }
+fs::path MigrateOptions::default_module_dir() { return fs::path(PRIMUS_SOURCE_DIR) / "primus/configs/modules/megatron"; }
 
 MigrationResult migrate_megatron_script(const fs::path& script, const std::vector<std::pair<std::string, std::string>>& env,
                                         const MigrateOptions& options) {

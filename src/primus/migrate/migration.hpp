@@ -17,12 +17,14 @@ namespace primus::migrate {
 
 struct MigrateOptions {
   std::filesystem::path zoo_dir = default_zoo_dir();  // model presets to match
+  std::filesystem::path module_dir = default_module_dir();  // holds pre_trainer.yaml, the trainer's defaults
   std::optional<std::string> model;                   // force this zoo model (--model)
   std::optional<std::string> exp_name;                // default: the script's or log's file stem
   std::vector<std::string> script_arguments;          // $1 $2 ... for the script
   std::chrono::seconds timeout{60};                   // the script's run
 
-  static std::filesystem::path default_zoo_dir();  // <source>/primus/configs/models/megatron
+  static std::filesystem::path default_zoo_dir();     // <source>/primus/configs/models/megatron
+  static std::filesystem::path default_module_dir();  // <source>/primus/configs/modules/megatron
 };
 
 // A model preset written next to the experiment when no zoo model matches.
@@ -39,7 +41,7 @@ struct MigrationResult {
   std::optional<GeneratedModel> generated_model;
   std::string match_explanation;
   KeyValues overrides;                      // what differs from the model
-  std::vector<std::string> pinned_defaults;  // overrides the script left at Megatron-LM's default but the model changes
+  std::vector<std::string> pinned_defaults;  // overrides the script left at Megatron-LM's default but the presets change
   std::vector<UnmappedArgument> unmapped;
   std::optional<long long> world_size;  // nproc_per_node * nnodes of the launch
   std::string entry_point;              // pretrain_gpt.py

@@ -60,7 +60,7 @@ std::string experiment_yaml(const MigrationResult& result) {
   out << YAML::Key << "modules" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "pre_trainer" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "framework" << YAML::Value << "megatron";
-  out << YAML::Key << "config" << YAML::Value << "pre_trainer.yaml";
+  out << YAML::Key << "config" << YAML::Value << "pre_trainer.yaml";  // the module build_migration compares with
   out << YAML::Key << "model" << YAML::Value << result.model + ".yaml";
   out << YAML::Key << "overrides" << YAML::Value;
   emit_keys(out, result.overrides);
@@ -121,7 +121,7 @@ std::string migration_report(const MigrationResult& result) {
   if (result.world_size) text += "  world size: " + std::to_string(*result.world_size) + "\n";
   text += "  overrides: " + std::to_string(result.overrides.size()) + "\n";
   if (!result.pinned_defaults.empty()) {
-    text += "  pinned to the value the script ran with (Megatron-LM default), because the model preset differs:\n";
+    text += "  pinned to the value the script ran with (Megatron-LM's default), because the presets differ:\n";
     for (const auto& key : result.pinned_defaults) text += "    " + key + ": " + display_value(result.overrides.at(key)) + "\n";
   }
   for (const auto& note : result.notes) text += "  note: " + note + "\n";

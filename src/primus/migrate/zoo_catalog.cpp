@@ -45,9 +45,9 @@ YAML::Node load_file(const fs::path& file) {
 }
 
 void resolve(const fs::path& file, std::vector<std::string>& chain, std::map<std::string, std::string>& keys) {
-  std::string name = file.filename().string();
+  std::string name = fs::weakly_canonical(file).string();
   for (const auto& seen : chain)
-    if (seen == name) throw std::runtime_error(file.string() + ": inheritance cycle through " + name);
+    if (seen == name) throw std::runtime_error(file.string() + ": inheritance cycle through " + file.filename().string());
   chain.push_back(name);
   YAML::Node root = load_file(file);
   for (const auto& base : base_names(root, file)) {
@@ -65,6 +65,14 @@ void resolve(const fs::path& file, std::vector<std::string>& chain, std::map<std
 
 }  // namespace
 
+std::map<std::string, std::string> load_preset_file(const fs::path& file) {
+  if (!fs::is_regular_file(file)) throw std::runtime_error("preset not found: " + file.string());
+  std::map<std::string, std::string> keys;
+  std::vector<std::string> chain;
+  resolve(file, chain, keys);
+  return keys;
+}
+
 std::vector<ZooModel> load_zoo_catalog(const fs::path& zoo_dir) {
   if (!fs::is_directory(zoo_dir)) throw std::runtime_error("model zoo directory not found: " + zoo_dir.string());
   std::vector<fs::path> files;
@@ -75,10 +83,7 @@ std::vector<ZooModel> load_zoo_catalog(const fs::path& zoo_dir) {
   std::vector<ZooModel> catalog;
   for (const auto& file : files) {
     for (const auto& base : base_names(load_file(file), file)) bases.insert(base);
-    ZooModel model{file.stem().string(), {}, false};
-    std::vector<std::string> chain;
-    resolve(file, chain, model.keys);
-    catalog.push_back(std::move(model));
+    catalog.push_back(ZooModel{file.stem().string(), load_preset_file(file), false});
   }
   for (auto& model : catalog) model.is_base = bases.count(model.name + ".yaml") > 0;
   return catalog;

@@ -1,5 +1,6 @@
 // The model zoo as a catalog: each preset's resolved keys (after following its
-// extends:/bases: chain) as YAML scalar text, for matching a migrated script.
+// extends:/bases: chain) as YAML scalar text, for matching a migrated script; and
+// one preset file read the same way (the trainer module's defaults).
 #pragma once
 
 #include <filesystem>
@@ -20,5 +21,8 @@ struct ZooModel {
 // Minimal reader for matching only: replaced by config::load_model_preset once the
 // config loader is merged (same resolution: bases first, the file's own keys win).
 std::vector<ZooModel> load_zoo_catalog(const std::filesystem::path& zoo_dir);
+
+// One preset file's resolved keys (a model, or a module such as pre_trainer.yaml).
+std::map<std::string, std::string> load_preset_file(const std::filesystem::path& file);
 
 }  // namespace primus::migrate
