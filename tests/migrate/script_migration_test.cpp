@@ -140,6 +140,8 @@ TEST(ScriptMigration, Gpt3With175BParametersGetsAGeneratedModelFile) {
   // ... but not those equal to Megatron-LM's (adam_eps 1e-08), nor Primus-only keys.
   EXPECT_FALSE(o["adam_eps"]);
   EXPECT_FALSE(o["log_avg_skip_iterations"]);
+  EXPECT_FALSE(o["wandb_project"]);       // null in the preset, "" in Megatron-LM: both unset
+  EXPECT_FALSE(o["iterations_to_skip"]);  // null in the preset, [] in Megatron-LM
   EXPECT_TRUE(result.unmapped.empty()) << unmapped_text(result);
 }
 

@@ -35,14 +35,17 @@ std::optional<ArgValue> megatron_default(const std::string& dest) {
                                                                          : scalar_from_text(text));
 }
 
-// Equal as settings of `key`: for an on/off flag, unset (null) is off.
+// Equal as settings of `key`: "" and [] mean unset (null), as Megatron reads them; for an on/off flag, unset is off.
 bool same_setting(const std::string& key, const ArgValue& a, const ArgValue& b) {
   const MegatronFlag* flag = find_megatron_flag_by_dest(key);
   bool on_off = flag && (flag->action == FlagAction::StoreTrue || flag->action == FlagAction::StoreFalse);
-  auto off_if_null = [&](const ArgValue& v) {
-    return on_off && !v.is_list && v.items.front().kind == ScalarKind::Null ? scalar_value(bool_scalar(false)) : v;
+  auto normalized = [&](const ArgValue& v) {
+    bool unset = v.items.empty() || (!v.is_list && (v.items.front().kind == ScalarKind::Null ||
+                                                    (v.items.front().kind == ScalarKind::String && v.items.front().text.empty())));
+    if (!unset) return v;
+    return scalar_value(on_off ? bool_scalar(false) : null_scalar());
   };
-  return same_value(off_if_null(a), off_if_null(b));
+  return same_value(normalized(a), normalized(b));
 }
 
 bool is_architecture_key(const std::string& key) {
