@@ -1,0 +1,85 @@
+// `primus migrate megatron-lm` through the built binary.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "migrate_test_support.hpp"
+
+namespace primus::migrate {
+namespace {
+using namespace testing;
+
+struct CommandOutput {
+  int status;
+  std::string text;
+};
+
+CommandOutput run(const std::string& arguments) {
+  std::string cmd = std::string(PRIMUS_BINARY) + " " + arguments + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string out;
+  std::array<char, 512> buf{};
+  while (fgets(buf.data(), buf.size(), pipe)) out += buf.data();
+  return {pclose(pipe), out};
+}
+
+TEST(MigrateCli, MigratesAScriptWithSettingsAndReportsUnmappedArguments) {
+  OutputDirectory dir("cli");
+  auto out = run("migrate megatron-lm " + script_path("train_llama3.sh").string() + " MODEL_SIZE=70 MBS=1 -o " +
+                 dir.path().string() + " --zoo-dir " + fixture_zoo().string() + " --module-dir " + fixture_modules().string());
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("matched zoo model llama3_70B"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("NOT MAPPED (1"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("--enable-custom-rocm-kernels 1"), std::string::npos) << out.text;
+  YAML::Node exp = YAML::LoadFile((dir.path() / "train_llama3.yaml").string());
+  EXPECT_EQ(exp["modules"]["pre_trainer"]["model"].as<std::string>(), "llama3_70B.yaml");
+  EXPECT_EQ(overrides_of(exp)["micro_batch_size"].as<int>(), 1);
+}
+
+TEST(MigrateCli, DoesNotReplaceExistingFilesWithoutForce) {
+  OutputDirectory dir("cli-force");
+  std::string command = "migrate megatron-lm " + script_path("train_mixtral_8x7b.sh").string() + " -o " + dir.path().string() +
+                        " --zoo-dir " + fixture_zoo().string() + " --module-dir " + fixture_modules().string();
+  ASSERT_EQ(run(command).status, 0);
+  std::ofstream(dir.path() / "train_mixtral_8x7b.yaml") << "# edited by hand\n";
+  auto again = run(command);
+  EXPECT_NE(again.status, 0) << again.text;
+  EXPECT_NE(again.text.find("already exists"), std::string::npos) << again.text;
+  std::ifstream kept(dir.path() / "train_mixtral_8x7b.yaml");
+  std::string first_line;
+  std::getline(kept, first_line);
+  EXPECT_EQ(first_line, "# edited by hand");
+  EXPECT_EQ(run(command + " --force").status, 0);
+}
+
+TEST(MigrateCli, AMissingZooDirectoryIsAnError) {
+  OutputDirectory dir("cli-zoo");
+  auto out = run("migrate megatron-lm " + script_path("train_mixtral_8x7b.sh").string() + " -o " + dir.path().string() +
+                 " --zoo-dir /no/such/zoo --module-dir " + fixture_modules().string());
+  EXPECT_NE(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("/no/such/zoo"), std::string::npos) << out.text;
+}
+
+TEST(MigrateCli, MigratesALog) {
+  OutputDirectory dir("cli-log");
+  auto out = run("migrate megatron-lm --from-log " + (migrate_dir() / "logs" / "llama2_7B_pretrain.log").string() + " -o " +
+                 dir.path().string() + " --zoo-dir " + fixture_zoo().string() + " --module-dir " + fixture_modules().string());
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "llama2_7B_pretrain.yaml")) << out.text;
+}
+
+TEST(MigrateCli, AFailingScriptIsAnErrorWithItsMessage) {
+  OutputDirectory dir("cli-fail");
+  auto out = run("migrate megatron-lm " + script_path("fails_before_launch.sh").string() + " -o " + dir.path().string() +
+                 " --zoo-dir " + fixture_zoo().string() + " --module-dir " + fixture_modules().string());
+  EXPECT_NE(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("primus: error:"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("dataset /no/such/dataset not found"), std::string::npos) << out.text;
+  EXPECT_FALSE(std::filesystem::exists(dir.path())) << "nothing is written for a failed migration";
+}
+
+}  // namespace
+}  // namespace primus::migrate

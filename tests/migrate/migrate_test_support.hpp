@@ -1,0 +1,50 @@
+// Shared by the migrate tests: fixture paths, a scratch output directory, and
+// reading a written migration back with yaml-cpp.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "primus/migrate/migration.hpp"
+#include "primus/migrate/migration_writer.hpp"
+
+namespace primus::migrate::testing {
+
+inline std::filesystem::path migrate_dir() { return std::filesystem::path(PRIMUS_TEST_DATA_DIR) / "migrate"; }
+inline std::filesystem::path script_path(const std::string& name) { return migrate_dir() / "scripts" / name; }
+inline std::filesystem::path fixture_zoo() { return migrate_dir() / "fixtures" / "zoo"; }
+inline std::filesystem::path fixture_modules() { return migrate_dir() / "fixtures" / "modules"; }
+
+inline MigrateOptions fixture_options() {
+  MigrateOptions options;
+  options.zoo_dir = fixture_zoo();
+  options.module_dir = fixture_modules();
+  return options;
+}
+
+// A fresh directory under the system temp dir, removed at scope end.
+class OutputDirectory {
+ public:
+  explicit OutputDirectory(const std::string& name)
+      : path_(std::filesystem::temp_directory_path() / ("primus-migrate-test-" + name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path_);
+  }
+  ~OutputDirectory() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes the migration and parses the experiment file back.
+inline YAML::Node write_and_load(const MigrationResult& result, const OutputDirectory& dir) {
+  write_migration(result, dir.path());
+  return YAML::LoadFile(experiment_path(result, dir.path()).string());
+}
+
+inline YAML::Node overrides_of(const YAML::Node& experiment) { return experiment["modules"]["pre_trainer"]["overrides"]; }
+
+}  // namespace primus::migrate::testing
