@@ -1,5 +1,7 @@
 // Attention through per-(batch, head) sgemm blocks: S = scale Q K^T, causal
 // softmax, O = P V; backward recomputes P from the saved log-sum-exp.
+// Threads come from OpenBLAS inside each block; the O(seq^2) softmax loops stay
+// serial, since an OpenMP region per (batch, head) costs more than it saves.
 #include "primus/ops/cpu/attention.hpp"
 
 #include <cblas.h>
@@ -23,7 +25,6 @@ void check_groups(std::int64_t num_heads, std::int64_t num_query_groups) {
 
 // Fills probabilities[i, j] = exp(scores[i, j] - lse[i]) for j <= i, 0 above the diagonal.
 void causal_probabilities(float* probabilities, const float* lse, std::int64_t seq) {
-#pragma omp parallel for
   for (std::int64_t i = 0; i < seq; ++i) {
     float* row = probabilities + i * seq;
     for (std::int64_t j = 0; j <= i; ++j) row[j] = std::exp(row[j] - lse[i]);
@@ -48,7 +49,6 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       float* lse_h = lse + (b * num_heads + h) * seq;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, seq, seq, head_dim, softmax_scale, qh, q_stride, kg,
                   kv_stride, 0.0f, scores.data(), seq);
-#pragma omp parallel for
       for (std::int64_t i = 0; i < seq; ++i) {
         const float* row = scores.data() + i * seq;
         float max_score = -std::numeric_limits<float>::infinity();
@@ -90,7 +90,6 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, seq, seq, head_dim, 1.0f, dout + q_offset, q_stride,
                   v + kv_offset, kv_stride, 0.0f, dscores.data(), seq);
       // dS = P * (dP - rowsum(dO * O)), then folded with the softmax scale.
-#pragma omp parallel for
       for (std::int64_t i = 0; i < seq; ++i) {
         const float* o_row = out + q_offset + i * q_stride;
         const float* do_row = dout + q_offset + i * q_stride;
