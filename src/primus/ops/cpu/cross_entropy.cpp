@@ -1,5 +1,6 @@
 // Cross-entropy forward (log-sum-exp minus the label's logit) and backward.
 #include "primus/ops/cpu/cross_entropy.hpp"
+#include "primus/ops/cpu/parallel.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +23,7 @@ void check_labels(const std::int32_t* labels, std::int64_t rows, std::int64_t vo
 void cross_entropy_forward(float* losses, float* lse, const float* logits, const std::int32_t* labels,
                            std::int64_t rows, std::int64_t vocab) {
   check_labels(labels, rows, vocab);
-#pragma omp parallel for
+#pragma omp parallel for if(rows * vocab >= kParallelMinElements)
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* row = logits + r * vocab;
     float max_logit = *std::max_element(row, row + vocab);
@@ -37,7 +38,7 @@ void cross_entropy_forward(float* losses, float* lse, const float* logits, const
 void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const std::int32_t* labels,
                             const float* dlosses, std::int64_t rows, std::int64_t vocab) {
   check_labels(labels, rows, vocab);
-#pragma omp parallel for
+#pragma omp parallel for if(rows * vocab >= kParallelMinElements)
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* row = logits + r * vocab;
     float* drow = dlogits + r * vocab;

@@ -1,5 +1,6 @@
 // GELU forward and backward: x * Phi(x).
 #include "primus/ops/cpu/gelu.hpp"
+#include "primus/ops/cpu/parallel.hpp"
 
 #include <cmath>
 
@@ -11,12 +12,12 @@ constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 }  // namespace
 
 void gelu_forward(float* out, const float* in, std::int64_t count) {
-#pragma omp parallel for
+#pragma omp parallel for if(count >= kParallelMinElements)
   for (std::int64_t i = 0; i < count; ++i) out[i] = 0.5f * in[i] * (1.0f + std::erf(in[i] * kInvSqrt2));
 }
 
 void gelu_backward(float* din, const float* dout, const float* in, std::int64_t count) {
-#pragma omp parallel for
+#pragma omp parallel for if(count >= kParallelMinElements)
   for (std::int64_t i = 0; i < count; ++i) {
     float x = in[i];
     float cdf = 0.5f * (1.0f + std::erf(x * kInvSqrt2));

@@ -1,5 +1,6 @@
 // LayerNorm forward and backward.
 #include "primus/ops/cpu/layernorm.hpp"
+#include "primus/ops/cpu/parallel.hpp"
 
 #include <cmath>
 
@@ -8,7 +9,7 @@ namespace primus::ops::cpu {
 void layernorm_forward(float* out, float* mean, float* rstd, const float* in, const float* weight,
                        const float* bias, std::int64_t rows, std::int64_t dim, float eps, bool apply_layernorm_1p) {
   const float offset = apply_layernorm_1p ? 1.0f : 0.0f;
-#pragma omp parallel for
+#pragma omp parallel for if(rows * dim >= kParallelMinElements)
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* x = in + r * dim;
     double sum = 0.0;
@@ -30,7 +31,7 @@ void layernorm_backward(float* din, float* dweight, float* dbias, const float* d
                         const float* weight, const float* mean, const float* rstd, std::int64_t rows,
                         std::int64_t dim, bool apply_layernorm_1p) {
   const float offset = apply_layernorm_1p ? 1.0f : 0.0f;
-#pragma omp parallel for
+#pragma omp parallel for if(rows * dim >= kParallelMinElements)
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* x = in + r * dim;
     const float* dy = dout + r * dim;
@@ -49,7 +50,7 @@ void layernorm_backward(float* din, float* dweight, float* dbias, const float* d
       dx[i] = rstd[r] * (dy[i] * (weight[i] + offset) - mean_g - xhat * mean_g_xhat);
     }
   }
-#pragma omp parallel for
+#pragma omp parallel for if(rows * dim >= kParallelMinElements)
   for (std::int64_t i = 0; i < dim; ++i) {
     double sum_w = 0.0, sum_b = 0.0;
     for (std::int64_t r = 0; r < rows; ++r) {

@@ -1,5 +1,6 @@
 // Linear forward and backward through cblas_sgemm.
 #include "primus/ops/cpu/linear.hpp"
+#include "primus/ops/cpu/parallel.hpp"
 
 #include <cblas.h>
 
@@ -11,7 +12,7 @@ void linear_forward(float* out, const float* in, const float* weight, const floa
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out_features, in_features, 1.0f, in, in_features,
               weight, in_features, 0.0f, out, out_features);
   if (bias == nullptr) return;
-#pragma omp parallel for
+#pragma omp parallel for if(rows * out_features >= kParallelMinElements)
   for (std::int64_t r = 0; r < rows; ++r) {
     for (std::int64_t o = 0; o < out_features; ++o) out[r * out_features + o] += bias[o];
   }
@@ -27,7 +28,7 @@ void linear_backward(float* din, float* dweight, float* dbias, const float* dout
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_features, in_features, rows, 1.0f, dout, out_features,
               in, in_features, 1.0f, dweight, in_features);
   if (dbias == nullptr) return;
-#pragma omp parallel for
+#pragma omp parallel for if(rows * out_features >= kParallelMinElements)
   for (std::int64_t o = 0; o < out_features; ++o) {
     double sum = 0.0;
     for (std::int64_t r = 0; r < rows; ++r) sum += dout[r * out_features + o];

@@ -1,5 +1,6 @@
 // Fused-QKV split (gather) and its backward (scatter back into the fused layout).
 #include "primus/ops/cpu/qkv_split.hpp"
+#include "primus/ops/cpu/parallel.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -21,7 +22,7 @@ void qkv_copy(float* fused, float* q, float* k, float* v, std::int64_t rows, std
     if (to_fused) std::copy(split_head, split_head + head_dim, fused_head);
     else std::copy(fused_head, fused_head + head_dim, split_head);
   };
-#pragma omp parallel for
+#pragma omp parallel for if(rows * fused_width >= kParallelMinElements)
   for (std::int64_t r = 0; r < rows; ++r) {
     float* row = fused + r * fused_width;
     for (std::int64_t g = 0; g < num_query_groups; ++g) {

@@ -1,5 +1,6 @@
 // RMSNorm forward and backward.
 #include "primus/ops/cpu/rmsnorm.hpp"
+#include "primus/ops/cpu/parallel.hpp"
 
 #include <cmath>
 
@@ -8,7 +9,7 @@ namespace primus::ops::cpu {
 void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weight, std::int64_t rows,
                      std::int64_t dim, float eps, bool apply_layernorm_1p) {
   const float offset = apply_layernorm_1p ? 1.0f : 0.0f;
-#pragma omp parallel for
+#pragma omp parallel for if(rows * dim >= kParallelMinElements)
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* x = in + r * dim;
     double sum_squares = 0.0;
@@ -23,7 +24,7 @@ void rmsnorm_forward(float* out, float* rstd, const float* in, const float* weig
 void rmsnorm_backward(float* din, float* dweight, const float* dout, const float* in, const float* weight,
                       const float* rstd, std::int64_t rows, std::int64_t dim, bool apply_layernorm_1p) {
   const float offset = apply_layernorm_1p ? 1.0f : 0.0f;
-#pragma omp parallel for
+#pragma omp parallel for if(rows * dim >= kParallelMinElements)
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* x = in + r * dim;
     const float* dy = dout + r * dim;
@@ -38,7 +39,7 @@ void rmsnorm_backward(float* din, float* dweight, const float* dout, const float
     }
   }
   // Parallel over columns so that rows never race on dweight.
-#pragma omp parallel for
+#pragma omp parallel for if(rows * dim >= kParallelMinElements)
   for (std::int64_t i = 0; i < dim; ++i) {
     double sum = 0.0;
     for (std::int64_t r = 0; r < rows; ++r) sum += static_cast<double>(dout[r * dim + i]) * in[r * dim + i] * rstd[r];

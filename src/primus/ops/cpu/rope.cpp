@@ -1,5 +1,6 @@
 // RoPE forward (rotate by +angle) and backward (rotate by -angle).
 #include "primus/ops/cpu/rope.hpp"
+#include "primus/ops/cpu/parallel.hpp"
 
 namespace primus::ops::cpu {
 
@@ -9,7 +10,7 @@ void rope_rotate(float* x, const float* cos, const float* sin, std::int64_t batc
                  std::int64_t heads, std::int64_t head_dim, std::int64_t rotary_dim, bool rotary_interleaved,
                  float direction) {
   const std::int64_t half = rotary_dim / 2;
-#pragma omp parallel for collapse(2)
+#pragma omp parallel for collapse(2) if(batch * seq * heads * head_dim >= kParallelMinElements)
   for (std::int64_t b = 0; b < batch; ++b) {
     for (std::int64_t s = 0; s < seq; ++s) {
       const float* c = cos + s * half;

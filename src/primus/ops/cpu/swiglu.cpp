@@ -1,12 +1,13 @@
 // SwiGLU forward and backward: out = silu(gate) * up.
 #include "primus/ops/cpu/swiglu.hpp"
+#include "primus/ops/cpu/parallel.hpp"
 
 #include <cmath>
 
 namespace primus::ops::cpu {
 
 void swiglu_forward(float* out, const float* in, std::int64_t rows, std::int64_t ffn) {
-#pragma omp parallel for
+#pragma omp parallel for if(rows * ffn >= kParallelMinElements)
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* gate = in + r * 2 * ffn;
     const float* up = gate + ffn;
@@ -18,7 +19,7 @@ void swiglu_forward(float* out, const float* in, std::int64_t rows, std::int64_t
 }
 
 void swiglu_backward(float* din, const float* dout, const float* in, std::int64_t rows, std::int64_t ffn) {
-#pragma omp parallel for
+#pragma omp parallel for if(rows * ffn >= kParallelMinElements)
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* gate = in + r * 2 * ffn;
     const float* up = gate + ffn;
