@@ -20,6 +20,7 @@ struct Variant {
   std::string name;
   ModelConfig config;
 };
+void PrintTo(const Variant& variant, std::ostream* os) { *os << variant.name; }
 
 std::vector<Variant> variants() {
   std::vector<Variant> v;
