@@ -2,6 +2,8 @@
 // micro-batch with plain SGD, batch validation, activation accounting.
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <cmath>
 
 #include "primus/model/gpt_model.hpp"
@@ -82,6 +84,20 @@ TEST(Init, DeterministicFromSeed) {
   auto qkv0 = tensor(a, "decoder.layers.0.self_attention.linear_qkv.weight");
   auto qkv1 = tensor(a, "decoder.layers.1.self_attention.linear_qkv.weight");
   EXPECT_FALSE(std::equal(qkv0.begin(), qkv0.end(), qkv1.begin()));
+}
+
+TEST(Init, IndependentOfThreadCount) {
+  config::ModelConfig c = medium_config();
+  c.ffn_hidden_size = 1024;  // linear_fc1 spans several init chunks
+  model::GPTModel model(c, 1);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  model.init_parameters(77);
+  std::vector<float> one_thread(model.parameter_data().begin(), model.parameter_data().end());
+  omp_set_num_threads(3);
+  model.init_parameters(77);
+  omp_set_num_threads(threads);
+  EXPECT_TRUE(std::equal(one_thread.begin(), one_thread.end(), model.parameter_data().begin()));
 }
 
 TEST(Init, LossIsLogVocabulary) {

@@ -34,13 +34,21 @@ double uniform_open(std::uint64_t& state) {  // in (0, 1)
   return (static_cast<double>(splitmix64(state) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-void fill_normal(float* data, std::int64_t count, double std, std::uint64_t stream_seed) {
-  std::uint64_t state = stream_seed;
-  for (std::int64_t i = 0; i < count; i += 2) {  // Box-Muller: two normals per pair of uniforms
-    double radius = std::sqrt(-2.0 * std::log(uniform_open(state)));
-    double angle = 2.0 * std::numbers::pi * uniform_open(state);
-    data[i] = static_cast<float>(std * radius * std::cos(angle));
-    if (i + 1 < count) data[i + 1] = static_cast<float>(std * radius * std::sin(angle));
+// Fixed-size chunks, each with its own stream: parallel, yet the values depend
+// only on (seed, tensor, chunk), never on the thread count.
+void fill_normal(float* data, std::int64_t count, double std, std::uint64_t tensor_seed) {
+  constexpr std::int64_t kChunk = std::int64_t{1} << 16;  // even, so Box-Muller pairs never straddle chunks
+  const std::int64_t chunks = (count + kChunk - 1) / kChunk;
+#pragma omp parallel for if(chunks > 1)
+  for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
+    std::uint64_t state = tensor_seed ^ (static_cast<std::uint64_t>(chunk) * 0xd1b54a32d192ed03ULL);
+    const std::int64_t end = std::min(count, (chunk + 1) * kChunk);
+    for (std::int64_t i = chunk * kChunk; i < end; i += 2) {  // Box-Muller: two normals per pair of uniforms
+      double radius = std::sqrt(-2.0 * std::log(uniform_open(state)));
+      double angle = 2.0 * std::numbers::pi * uniform_open(state);
+      data[i] = static_cast<float>(std * radius * std::cos(angle));
+      if (i + 1 < end) data[i + 1] = static_cast<float>(std * radius * std::sin(angle));
+    }
   }
 }
 }  // namespace
