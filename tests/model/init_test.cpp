@@ -149,6 +149,19 @@ TEST(MicroBatchChecks, RejectWrongShapesAndTokens) {
   EXPECT_TRUE(std::isfinite(model.forward_loss(shorter)));
 }
 
+TEST(Loss, EvaluationLeavesGradientsAloneAndEmptyMaskGivesZero) {
+  config::ModelConfig c = tiny_config();
+  model::GPTModel model(c, kTinyMicroBatchSize);
+  model.init_parameters(4);
+  model::MicroBatch batch = random_micro_batch(c, kTinyMicroBatchSize, 3);
+  model.zero_grad();
+  EXPECT_GT(model.forward_loss(batch), 0.0f);
+  for (float g : model.gradient_data()) ASSERT_EQ(g, 0.0f);
+  std::fill(batch.loss_mask.begin(), batch.loss_mask.end(), 0.0f);
+  EXPECT_EQ(model.forward_backward(batch, 1.0f), 0.0f);
+  for (float g : model.gradient_data()) ASSERT_EQ(g, 0.0f);
+}
+
 TEST(Logits, CausalAndMaskedLossMatchesLogits) {
   config::ModelConfig c = tiny_config();
   model::GPTModel model(c, kTinyMicroBatchSize);

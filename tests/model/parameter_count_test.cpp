@@ -119,6 +119,7 @@ TEST(ParameterLayout, RejectsInvalidConfigNamingTheKey) {
   c = tiny_config();
   c.num_experts = 8;
   EXPECT_THROW(model::GPTModel(c, 1), std::invalid_argument);
+  EXPECT_THROW(model::GPTModel::count_parameters(c), std::invalid_argument);
 }
 
 }  // namespace

@@ -97,6 +97,7 @@ ParameterLayout build_parameter_layout(const config::ModelConfig& c) {
 }
 
 std::int64_t count_parameters_closed_form(const config::ModelConfig& c) {
+  validate_model_config(c);  // a dense formula for an MoE config would be silently wrong
   const std::int64_t h = c.hidden_size, f = c.ffn_hidden_size, kv = c.kv_channels;
   const std::int64_t heads = c.num_attention_heads, groups = c.num_query_groups;
   const std::int64_t v = c.padded_vocab_size;
