@@ -1,7 +1,8 @@
-// Attention through per-(batch, head) sgemm blocks: S = scale Q K^T, causal
-// softmax, O = P V; backward recomputes P from the saved log-sum-exp.
-// Threads come from OpenBLAS inside each block; the O(seq^2) softmax loops stay
-// serial, since an OpenMP region per (batch, head) costs more than it saves.
+// Attention through sgemm blocks per (batch, head) and per block of query rows:
+// S = scale Q K^T, causal softmax, O = P V; keys after a block's last query are
+// never touched (causal), which skips nearly half the work. Backward recomputes P
+// from the saved log-sum-exp. Threads come from OpenBLAS inside each block; the
+// softmax loops stay serial, since an OpenMP region per block costs more than it saves.
 #include "primus/ops/cpu/attention.hpp"
 
 #include <cblas.h>
@@ -16,6 +17,8 @@
 namespace primus::ops::cpu {
 
 namespace {
+constexpr std::int64_t kQueryBlock = 64;
+
 void check_groups(std::int64_t num_heads, std::int64_t num_query_groups) {
   if (num_query_groups <= 0 || num_heads % num_query_groups != 0) {
     throw std::invalid_argument("attention: num_attention_heads (" + std::to_string(num_heads) +
@@ -23,13 +26,39 @@ void check_groups(std::int64_t num_heads, std::int64_t num_query_groups) {
   }
 }
 
-// Fills probabilities[i, j] = exp(scores[i, j] - lse[i]) for j <= i, 0 above the diagonal.
-void causal_probabilities(float* probabilities, const float* lse, std::int64_t seq) {
-  for (std::int64_t i = 0; i < seq; ++i) {
-    float* row = probabilities + i * seq;
-    for (std::int64_t j = 0; j <= i; ++j) row[j] = std::exp(row[j] - lse[i]);
-    for (std::int64_t j = i + 1; j < seq; ++j) row[j] = 0.0f;
+// One block: queries [first_query, first_query + rows) against keys [0, keys), keys = first_query + rows.
+struct Block {
+  std::int64_t first_query, rows, keys;
+};
+
+// lse[i] = log sum_{j <= i} exp(scores[i, j]) for the block's rows (scores' row stride: keys).
+void block_log_sum_exp(float* lse, const float* scores, const Block& block) {
+  for (std::int64_t r = 0; r < block.rows; ++r) {
+    const std::int64_t last_key = block.first_query + r;
+    const float* row = scores + r * block.keys;
+    float max_score = -std::numeric_limits<float>::infinity();
+    for (std::int64_t j = 0; j <= last_key; ++j) max_score = std::max(max_score, row[j]);
+    double sum = 0.0;
+    for (std::int64_t j = 0; j <= last_key; ++j) sum += std::exp(row[j] - max_score);
+    lse[block.first_query + r] = max_score + static_cast<float>(std::log(sum));
   }
+}
+
+// scores -> probabilities in place: exp(s - lse) on and below the diagonal, 0 above.
+void block_probabilities(float* scores, const float* lse, const Block& block) {
+  for (std::int64_t r = 0; r < block.rows; ++r) {
+    const std::int64_t i = block.first_query + r;
+    float* row = scores + r * block.keys;
+    for (std::int64_t j = 0; j <= i; ++j) row[j] = std::exp(row[j] - lse[i]);
+    for (std::int64_t j = i + 1; j < block.keys; ++j) row[j] = 0.0f;
+  }
+}
+
+// scores = scale * Q[block] K[0:keys]^T
+void block_scores(float* scores, const float* q_head, std::int64_t q_stride, const float* k_group,
+                  std::int64_t kv_stride, std::int64_t head_dim, float softmax_scale, const Block& block) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, block.rows, block.keys, head_dim, softmax_scale,
+              q_head + block.first_query * q_stride, q_stride, k_group, kv_stride, 0.0f, scores, block.keys);
 }
 }  // namespace
 
@@ -39,27 +68,24 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   check_groups(num_heads, num_query_groups);
   const std::int64_t heads_per_group = num_heads / num_query_groups;
   const std::int64_t q_stride = num_heads * head_dim, kv_stride = num_query_groups * head_dim;
-  std::vector<float> scores(static_cast<std::size_t>(seq * seq));
+  std::vector<float> scores(static_cast<std::size_t>(std::min(seq, kQueryBlock) * seq));
   for (std::int64_t b = 0; b < batch; ++b) {
     for (std::int64_t h = 0; h < num_heads; ++h) {
       const std::int64_t g = h / heads_per_group;
-      const float* qh = q + b * seq * q_stride + h * head_dim;
-      const float* kg = k + b * seq * kv_stride + g * head_dim;
-      const float* vg = v + b * seq * kv_stride + g * head_dim;
-      float* lse_h = lse + (b * num_heads + h) * seq;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, seq, seq, head_dim, softmax_scale, qh, q_stride, kg,
-                  kv_stride, 0.0f, scores.data(), seq);
-      for (std::int64_t i = 0; i < seq; ++i) {
-        const float* row = scores.data() + i * seq;
-        float max_score = -std::numeric_limits<float>::infinity();
-        for (std::int64_t j = 0; j <= i; ++j) max_score = std::max(max_score, row[j]);
-        double sum = 0.0;
-        for (std::int64_t j = 0; j <= i; ++j) sum += std::exp(row[j] - max_score);
-        lse_h[i] = max_score + static_cast<float>(std::log(sum));
+      const float* q_head = q + b * seq * q_stride + h * head_dim;
+      const float* k_group = k + b * seq * kv_stride + g * head_dim;
+      const float* v_group = v + b * seq * kv_stride + g * head_dim;
+      float* out_head = out + b * seq * q_stride + h * head_dim;
+      float* lse_head = lse + (b * num_heads + h) * seq;
+      for (std::int64_t first = 0; first < seq; first += kQueryBlock) {
+        const std::int64_t rows = std::min(kQueryBlock, seq - first);
+        const Block block{first, rows, first + rows};
+        block_scores(scores.data(), q_head, q_stride, k_group, kv_stride, head_dim, softmax_scale, block);
+        block_log_sum_exp(lse_head, scores.data(), block);
+        block_probabilities(scores.data(), lse_head, block);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, head_dim, block.keys, 1.0f, scores.data(),
+                    block.keys, v_group, kv_stride, 0.0f, out_head + first * q_stride, q_stride);
       }
-      causal_probabilities(scores.data(), lse_h, seq);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, seq, head_dim, seq, 1.0f, scores.data(), seq, vg,
-                  kv_stride, 0.0f, out + b * seq * q_stride + h * head_dim, q_stride);
     }
   }
 }
@@ -72,37 +98,44 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   const std::int64_t heads_per_group = num_heads / num_query_groups;
   const std::int64_t q_stride = num_heads * head_dim, kv_stride = num_query_groups * head_dim;
   const std::int64_t kv_elements = batch * seq * kv_stride;
-  for (std::int64_t i = 0; i < kv_elements; ++i) dk[i] = dv[i] = 0.0f;  // heads of a group accumulate
-  std::vector<float> probabilities(static_cast<std::size_t>(seq * seq));
-  std::vector<float> dscores(static_cast<std::size_t>(seq * seq));
+  std::fill(dk, dk + kv_elements, 0.0f);  // the heads of a group accumulate into it
+  std::fill(dv, dv + kv_elements, 0.0f);
+  const std::size_t block_elements = static_cast<std::size_t>(std::min(seq, kQueryBlock) * seq);
+  std::vector<float> probabilities(block_elements), dscores(block_elements);
   for (std::int64_t b = 0; b < batch; ++b) {
     for (std::int64_t h = 0; h < num_heads; ++h) {
       const std::int64_t g = h / heads_per_group;
       const std::int64_t q_offset = b * seq * q_stride + h * head_dim;
       const std::int64_t kv_offset = b * seq * kv_stride + g * head_dim;
-      const float* lse_h = lse + (b * num_heads + h) * seq;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, seq, seq, head_dim, softmax_scale, q + q_offset,
-                  q_stride, k + kv_offset, kv_stride, 0.0f, probabilities.data(), seq);
-      causal_probabilities(probabilities.data(), lse_h, seq);
-      // dV_g += P^T dO ; dP = dO V^T
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, seq, head_dim, seq, 1.0f, probabilities.data(), seq,
-                  dout + q_offset, q_stride, 1.0f, dv + kv_offset, kv_stride);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, seq, seq, head_dim, 1.0f, dout + q_offset, q_stride,
-                  v + kv_offset, kv_stride, 0.0f, dscores.data(), seq);
-      // dS = P * (dP - rowsum(dO * O)), then folded with the softmax scale.
-      for (std::int64_t i = 0; i < seq; ++i) {
-        const float* o_row = out + q_offset + i * q_stride;
-        const float* do_row = dout + q_offset + i * q_stride;
-        double dot = 0.0;
-        for (std::int64_t d = 0; d < head_dim; ++d) dot += static_cast<double>(o_row[d]) * do_row[d];
-        float* ds = dscores.data() + i * seq;
-        const float* p = probabilities.data() + i * seq;
-        for (std::int64_t j = 0; j < seq; ++j) ds[j] = softmax_scale * p[j] * (ds[j] - static_cast<float>(dot));
+      const float* lse_head = lse + (b * num_heads + h) * seq;
+      for (std::int64_t first = 0; first < seq; first += kQueryBlock) {
+        const std::int64_t rows = std::min(kQueryBlock, seq - first);
+        const Block block{first, rows, first + rows};
+        const std::int64_t q_block = q_offset + first * q_stride;
+        block_scores(probabilities.data(), q + q_offset, q_stride, k + kv_offset, kv_stride, head_dim,
+                     softmax_scale, block);
+        block_probabilities(probabilities.data(), lse_head, block);
+        // dV[0:keys] += P^T dO[block]; dP = dO[block] V[0:keys]^T
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, block.keys, head_dim, rows, 1.0f, probabilities.data(),
+                    block.keys, dout + q_block, q_stride, 1.0f, dv + kv_offset, kv_stride);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, block.keys, head_dim, 1.0f, dout + q_block,
+                    q_stride, v + kv_offset, kv_stride, 0.0f, dscores.data(), block.keys);
+        // dS = scale * P * (dP - rowsum(dO * O))
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const float* o_row = out + q_block + r * q_stride;
+          const float* do_row = dout + q_block + r * q_stride;
+          double dot = 0.0;
+          for (std::int64_t d = 0; d < head_dim; ++d) dot += static_cast<double>(o_row[d]) * do_row[d];
+          float* ds = dscores.data() + r * block.keys;
+          const float* p = probabilities.data() + r * block.keys;
+          for (std::int64_t j = 0; j < block.keys; ++j) ds[j] = softmax_scale * p[j] * (ds[j] - static_cast<float>(dot));
+        }
+        // dQ[block] = dS K[0:keys]; dK[0:keys] += dS^T Q[block]
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, head_dim, block.keys, 1.0f, dscores.data(),
+                    block.keys, k + kv_offset, kv_stride, 0.0f, dq + q_block, q_stride);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, block.keys, head_dim, rows, 1.0f, dscores.data(),
+                    block.keys, q + q_block, q_stride, 1.0f, dk + kv_offset, kv_stride);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, seq, head_dim, seq, 1.0f, dscores.data(), seq,
-                  k + kv_offset, kv_stride, 0.0f, dq + q_offset, q_stride);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, seq, head_dim, seq, 1.0f, dscores.data(), seq,
-                  q + q_offset, q_stride, 1.0f, dk + kv_offset, kv_stride);
     }
   }
 }
