@@ -1,60 +1,50 @@
-// primus train pretrain: resolves and builds the TrainConfig, prints a summary.
-// The training loop itself arrives with the engine (issue 3); this says so plainly.
-#include <fmt/format.h>
-
-#include <iostream>
+// primus train pretrain --config X.yaml [overrides]: resolve the experiment, then train it.
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "primus/cli/commands.hpp"
 #include "primus/config/build.hpp"
+#include "primus/config/experiment.hpp"
+#include "primus/config/render.hpp"
+#include "primus/train/trainer.hpp"
 
 namespace primus::cli {
 namespace {
 
-struct PretrainArgs {
-  std::string config;
+struct TrainArgs {
+  std::string config_path;
   bool strict = false;
 };
 
-void print_summary(const config::TrainConfig& c) {
-  const auto& m = c.model;
-  const auto& p = c.parallel;
-  const auto& t = c.training;
-  std::cout << fmt::format("experiment  {}/{}/{} in {} (from {})\n", c.experiment.work_group, c.experiment.user_name,
-                           c.experiment.exp_name, c.experiment.workspace, c.experiment.config_file)
-            << fmt::format("model       {} layers, hidden {}, ffn {}, heads {} (query groups {}), seq {}, vocab {} "
-                           "(padded {})\n",
-                           m.num_layers, m.hidden_size, m.ffn_hidden_size, m.num_attention_heads, m.num_query_groups,
-                           m.seq_length, m.vocab_size, m.padded_vocab_size)
-            << fmt::format("parallel    world {} = tp {} x pp {} x cp {} x dp {}\n", p.world_size,
-                           p.tensor_model_parallel_size, p.pipeline_model_parallel_size, p.context_parallel_size,
-                           p.data_parallel_size)
-            << fmt::format("training    {} iters, global batch {} = micro {} x dp {} x {} micro-batches, lr {}\n",
-                           t.train_iters, t.global_batch_size, t.micro_batch_size, p.data_parallel_size,
-                           t.num_micro_batches, c.optimizer.lr);
+void run_pretrain(const TrainArgs& args, const std::vector<std::string>& overrides) {
+  config::BuildOptions options;
+  options.strict = args.strict;
+  std::vector<std::string> warnings;
+  const auto resolved = config::resolve_experiment(args.config_path, overrides);
+  const auto train_config = config::build_train_config(resolved, options, &warnings);
+  train::Trainer trainer(train_config, nlohmann::json::parse(config::render_json(resolved)));
+  for (const auto& warning : warnings) trainer.logger().warn("{}", warning);
+  trainer.logger().info("experiment '{}' from {}; logs, checkpoints and tensorboard under {}",
+                        train_config.experiment.exp_name, args.config_path, trainer.paths().root.string());
+  trainer.train();
 }
 
 }  // namespace
 
 void add_train_command(CLI::App& app) {
-  auto* train = app.add_subcommand("train", "train a model");
+  auto* train = app.add_subcommand("train", "Train a model from a Primus experiment YAML");
   train->require_subcommand(1);
-  auto args = std::make_shared<PretrainArgs>();
-  auto* pretrain = train->add_subcommand("pretrain", "pretrain from an experiment YAML (--config X.yaml [overrides])");
+  auto args = std::make_shared<TrainArgs>();
+  auto* pretrain = train->add_subcommand(
+      "pretrain", "Pretrain: primus train pretrain --config X.yaml [--key value | key=value ...]");
+  pretrain->add_option("--config", args->config_path, "Primus experiment YAML")->required();
+  pretrain->add_flag("--strict", args->strict, "Treat keys the engine does not implement yet as errors");
   pretrain->allow_extras();
-  pretrain->add_option("--config", args->config, "experiment YAML file")->required();
-  pretrain->add_flag("--strict", args->strict, "unimplemented keys set to non-default values are errors");
-  pretrain->callback([pretrain, args] {
-    config::BuildOptions options;
-    options.strict = args->strict;
-    std::vector<std::string> warnings;
-    const config::TrainConfig train_config =
-        config::load_train_config(args->config, pretrain->remaining(), options, &warnings);
-    for (const auto& warning : warnings) std::cerr << "warning: " << warning << "\n";
-    print_summary(train_config);
-    std::cout << "config OK; training arrives with the engine (issue 3): nothing was trained\n";
-  });
+  pretrain->callback([args, pretrain] { run_pretrain(*args, pretrain->remaining()); });
 }
 
 }  // namespace primus::cli

@@ -8,16 +8,12 @@
 #include <vector>
 
 #include "primus/config/train_config.hpp"
+#include "primus/tensor/parameter_range.hpp"
 
 namespace primus::model {
 
-struct ParameterInfo {
-  std::string name;  // Megatron-Core local-spec name, e.g. decoder.layers.0.self_attention.linear_qkv.weight
-  std::vector<std::int64_t> shape;
-  std::int64_t offset = 0;  // in elements, into parameter_data() / gradient_data()
-  std::int64_t numel = 0;
-  bool weight_decay = true;  // false for norms and biases
-};
+// Offsets are in elements, into parameter_data() / gradient_data().
+using ParameterInfo = tensor::ParameterRange;
 
 // How init_parameters fills a tensor (Megatron's init_method / output_layer_init_method).
 enum class ParameterInit { normal, scaled_normal, norm_weight, zero };
