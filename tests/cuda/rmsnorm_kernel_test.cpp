@@ -134,11 +134,12 @@ TEST_P(RmsnormBackward, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, RmsnormBackward,
                          ::testing::Values(BackwardCase{600, 1024, false, false}, BackwardCase{33, 4096, true, true},
-                                           BackwardCase{3, 1001, false, true}, BackwardCase{1100, 24, true, false}));
+                                           BackwardCase{3, 1001, false, true}, BackwardCase{1100, 24, true, false},
+                                           BackwardCase{5000, 64, false, true}));  // many rows per block
 
 TEST(RmsnormBackward, IsDeterministic) {
   PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
-  const std::int64_t rows = 777, dim = 512;
+  const std::int64_t rows = 7777, dim = 512;  // more rows than blocks: each block sums several
   const std::size_t n = rows * dim;
   DeviceBuffer<bf16> in(to_bf16(random_values(n, 11))), dout(to_bf16(random_values(n, 12))),
       weight(to_bf16(random_values(dim, 13))), din(n);

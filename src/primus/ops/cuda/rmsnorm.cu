@@ -12,8 +12,8 @@ using detail::bf16;
 // Elements of a row each thread keeps in registers: caps dim at 16 * 1024.
 constexpr int kElementsPerThread = 16;
 constexpr std::int64_t kMaxDim = kElementsPerThread * 1024;
-// Blocks of the backward pass, hence rows of partial dweight sums in scratch.
-constexpr std::int64_t kBackwardMaxBlocks = 512;
+// Most blocks of the backward pass, hence rows of partial dweight sums in scratch.
+constexpr std::int64_t kBackwardMaxBlocks = 1024;
 
 // Threads for a row of `packs` packs: a multiple of 32 with at most kElementsPerThread elements each.
 int threads_for(std::int64_t packs, int pack) {
@@ -173,6 +173,40 @@ void launch_forward(const char* op, bf16* out, bf16* residual_out, float* rstd, 
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }
 
+struct BackwardArguments {
+  bf16* din;
+  float* partial_dweight;
+  const bf16* dout;
+  const bf16* in;
+  const bf16* weight;
+  const float* rstd;
+  const bf16* dresidual;
+  std::int64_t rows;
+  std::int64_t dim;
+  float weight_offset;
+};
+
+// Launches the backward pass with exactly as many blocks as fit on the GPU at once (one
+// wave: each block then walks an equal share of rows), capped by rows and by the scratch
+// size; returns that block count, the number of partial dweight rows written.
+template <int kVec, bool kAddResidualGrad>
+unsigned launch_backward(const BackwardArguments& a, cudaStream_t stream) {
+  const auto kernel = rmsnorm_backward_kernel<kVec, kAddResidualGrad>;
+  const int threads = threads_for(a.dim / kVec, kVec);
+  int device = 0, multiprocessors = 0, blocks_per_multiprocessor = 0;
+  PRIMUS_KERNEL_CHECK(cudaGetDevice(&device));
+  PRIMUS_KERNEL_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device));
+  PRIMUS_KERNEL_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks_per_multiprocessor, kernel, threads, 0));
+  std::int64_t blocks = static_cast<std::int64_t>(multiprocessors) * blocks_per_multiprocessor;
+  if (blocks > a.rows) blocks = a.rows;
+  if (blocks > kBackwardMaxBlocks) blocks = kBackwardMaxBlocks;
+  if (blocks < 1) blocks = 1;
+  kernel<<<static_cast<unsigned>(blocks), threads, 0, stream>>>(a.din, a.partial_dweight, a.dout, a.in, a.weight, a.rstd,
+                                                                a.dresidual, a.rows, a.dim, a.weight_offset);
+  PRIMUS_KERNEL_LAUNCH_CHECK();
+  return static_cast<unsigned>(blocks);
+}
+
 }  // namespace
 
 void rmsnorm_forward(bf16* out, float* rstd, const bf16* in, const bf16* weight, std::int64_t rows, std::int64_t dim,
@@ -200,25 +234,13 @@ void rmsnorm_backward(bf16* din, float* dweight, const bf16* dout, const bf16* i
   require_kernel_argument(scratch != nullptr, op, "scratch must hold rmsnorm_backward_scratch_floats(rows, dim) floats");
   if (rows == 0) return;
   const float offset = apply_layernorm_1p ? 1.0f : 0.0f;
-  const auto blocks = static_cast<unsigned>(rows < kBackwardMaxBlocks ? rows : kBackwardMaxBlocks);
-  if (detail::can_vectorize(dim, {din, dout, in, weight, dresidual, scratch})) {
-    const int threads = threads_for(dim / detail::kPack, detail::kPack);
-    if (dresidual != nullptr)
-      rmsnorm_backward_kernel<detail::kPack, true><<<blocks, threads, 0, stream>>>(din, scratch, dout, in, weight, rstd,
-                                                                                 dresidual, rows, dim, offset);
-    else
-      rmsnorm_backward_kernel<detail::kPack, false><<<blocks, threads, 0, stream>>>(din, scratch, dout, in, weight,
-                                                                                  rstd, dresidual, rows, dim, offset);
-  } else {
-    const int threads = threads_for(dim, 1);
-    if (dresidual != nullptr)
-      rmsnorm_backward_kernel<1, true><<<blocks, threads, 0, stream>>>(din, scratch, dout, in, weight, rstd, dresidual,
-                                                                     rows, dim, offset);
-    else
-      rmsnorm_backward_kernel<1, false><<<blocks, threads, 0, stream>>>(din, scratch, dout, in, weight, rstd, dresidual,
-                                                                      rows, dim, offset);
-  }
-  PRIMUS_KERNEL_LAUNCH_CHECK();
+  const BackwardArguments args{din, scratch, dout, in, weight, rstd, dresidual, rows, dim, offset};
+  unsigned blocks = 0;
+  if (detail::can_vectorize(dim, {din, dout, in, weight, dresidual, scratch}))
+    blocks = dresidual != nullptr ? launch_backward<detail::kPack, true>(args, stream)
+                                  : launch_backward<detail::kPack, false>(args, stream);
+  else
+    blocks = dresidual != nullptr ? launch_backward<1, true>(args, stream) : launch_backward<1, false>(args, stream);
   sum_partial_rows_kernel<<<static_cast<unsigned>(detail::ceil_div(dim, 32)), dim3(32, 8), 0, stream>>>(dweight, scratch,
                                                                                                        blocks, dim);
   PRIMUS_KERNEL_LAUNCH_CHECK();
