@@ -10,7 +10,10 @@
 #include "primus/ops/cuda/cast.hpp"
 #include "primus/ops/cuda/cross_entropy.hpp"
 #include "primus/ops/cuda/embedding.hpp"
+#include "primus/ops/cuda/gelu.hpp"
 #include "primus/ops/cuda/grad_norm.hpp"
+#include "primus/ops/cuda/layernorm.hpp"
+#include "primus/ops/cuda/qkv_split.hpp"
 #include "primus/ops/cuda/residual.hpp"
 #include "primus/ops/cuda/rmsnorm.hpp"
 #include "primus/ops/cuda/rope.hpp"
@@ -82,6 +85,23 @@ TEST(Benchmark, KernelsActivations) {
     report("rmsnorm_residual_forward", "8192x4096", time_ms([&] { rmsnorm_residual_forward(out.get(), res.get(), rstd.get(), x.get(), res.get(), w.get(), rows, hidden, 1e-5f, false, nullptr); }, 20), 8.0 * n);
     report("rmsnorm_backward", "8192x4096", time_ms([&] { rmsnorm_backward(dx.get(), dw.get(), dy.get(), x.get(), w.get(), rstd.get(), rows, hidden, false, scratch.get(), nullptr, nullptr); }, 20), 6.0 * n);
     report("rmsnorm_backward+dresidual", "8192x4096", time_ms([&] { rmsnorm_backward(dx.get(), dw.get(), dy.get(), x.get(), w.get(), rstd.get(), rows, hidden, false, scratch.get(), res.get(), nullptr); }, 20), 8.0 * n);
+    {
+      // The same bytes in rows of 16384: the 1024-thread blocks that re-read the row.
+      const std::int64_t wide_rows = rows / 4, wide = hidden * 4;
+      auto wide_w = zeros<bf16>(wide);
+      auto wide_dw = zeros<float>(wide), wide_scratch = zeros<float>(rmsnorm_backward_scratch_floats(wide_rows, wide));
+      report("rmsnorm_forward", "2048x16384", time_ms([&] { rmsnorm_forward(out.get(), rstd.get(), x.get(), wide_w.get(), wide_rows, wide, 1e-5f, false, nullptr); }, 20), 4.0 * n);
+      report("rmsnorm_backward", "2048x16384", time_ms([&] { rmsnorm_backward(dx.get(), wide_dw.get(), dy.get(), x.get(), wide_w.get(), rstd.get(), wide_rows, wide, false, wide_scratch.get(), nullptr, nullptr); }, 20), 6.0 * n);
+    }
+    {
+      auto b = zeros<bf16>(hidden);
+      auto mean = zeros<float>(rows), db = zeros<float>(hidden);
+      auto ln_scratch = zeros<float>(layernorm_backward_scratch_floats(rows, hidden));
+      report("layernorm_forward", "8192x4096", time_ms([&] { layernorm_forward(out.get(), mean.get(), rstd.get(), x.get(), w.get(), b.get(), rows, hidden, 1e-5f, false, nullptr); }, 20), 4.0 * n);
+      report("layernorm_backward", "8192x4096", time_ms([&] { layernorm_backward(dx.get(), dw.get(), db.get(), dy.get(), x.get(), w.get(), mean.get(), rstd.get(), rows, hidden, false, ln_scratch.get(), nullptr); }, 20), 6.0 * n);
+    }
+    report("gelu_forward", "8192x4096", time_ms([&] { gelu_forward(out.get(), x.get(), n, nullptr); }, 20), 4.0 * n);
+    report("gelu_backward", "8192x4096", time_ms([&] { gelu_backward(dx.get(), dy.get(), x.get(), n, nullptr); }, 20), 6.0 * n);
     report("residual_forward", "8192x4096", time_ms([&] { residual_forward(out.get(), x.get(), res.get(), n, nullptr); }, 20), 6.0 * n);
     auto cos = zeros<float>(rows * head_dim / 2), sin = zeros<float>(rows * head_dim / 2);
     auto q = zeros<bf16>(rows * heads * head_dim);
@@ -89,6 +109,13 @@ TEST(Benchmark, KernelsActivations) {
       report(interleaved ? "rope_forward interleaved" : "rope_forward", "1x8192x32x128",
              time_ms([&] { rope_forward(q.get(), cos.get(), sin.get(), 1, rows, heads, head_dim, head_dim, interleaved, nullptr); }, 20),
              4.0 * rows * heads * head_dim);
+    {
+      // Llama-3-8B fused QKV: 32 query heads, 8 groups, head_dim 128 -> 6144 columns.
+      const std::int64_t groups = 8, width = (heads + 2 * groups) * head_dim;
+      auto qkv = zeros<bf16>(rows * width), k = zeros<bf16>(rows * groups * head_dim), v = zeros<bf16>(rows * groups * head_dim);
+      report("qkv_split_forward", "8192x6144", time_ms([&] { qkv_split_forward(q.get(), k.get(), v.get(), qkv.get(), rows, heads, groups, head_dim, nullptr); }, 20), 4.0 * rows * width);
+      report("qkv_split_backward", "8192x6144", time_ms([&] { qkv_split_backward(qkv.get(), q.get(), k.get(), v.get(), rows, heads, groups, head_dim, nullptr); }, 20), 4.0 * rows * width);
+    }
     auto table = zeros<bf16>(vocab * hidden);
     auto dtable = zeros<float>(vocab * hidden);
     std::vector<std::int32_t> host_tokens(rows);

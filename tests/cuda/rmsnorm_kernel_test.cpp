@@ -58,7 +58,8 @@ TEST_P(RmsnormForward, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, RmsnormForward,
                          ::testing::Values(ForwardCase{37, 4096, false, 0}, ForwardCase{64, 1000, true, 0},
                                            ForwardCase{19, 1001, false, 0}, ForwardCase{5, 16384, true, 0},
-                                           ForwardCase{7, 4096, false, 1}, ForwardCase{1, 8, false, 0}));
+                                           ForwardCase{7, 4096, false, 1}, ForwardCase{1, 8, false, 0},
+                                           ForwardCase{2, 16383, false, 0}));  // scalar, 1024 threads
 
 TEST(RmsnormResidualForward, WritesSumAndNormOfSum) {
   PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
@@ -135,7 +136,9 @@ TEST_P(RmsnormBackward, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, RmsnormBackward,
                          ::testing::Values(BackwardCase{600, 1024, false, false}, BackwardCase{33, 4096, true, true},
                                            BackwardCase{3, 1001, false, true}, BackwardCase{1100, 24, true, false},
-                                           BackwardCase{5000, 64, false, true}));  // many rows per block
+                                           BackwardCase{5000, 64, false, true},  // many rows per block
+                                           BackwardCase{3, 16384, false, true},  // 1024-thread blocks
+                                           BackwardCase{2, 16383, true, false}));
 
 TEST(RmsnormBackward, IsDeterministic) {
   PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();

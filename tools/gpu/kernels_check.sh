@@ -8,7 +8,7 @@ set -uo pipefail
 OUT=${OUT:-/tmp/kernels_check}
 mkdir -p "$OUT"
 status=0
-kernel_tests='*Rmsnorm*:*Rope*:*Swiglu*:*Embedding*:*CrossEntropy*:*AdamW*:*GradNorm*:*CastAndResidual*'
+kernel_tests='*Rmsnorm*:*Layernorm*:*Rope*:*Swiglu*:*Gelu*:*QkvSplit*:*Embedding*:*CrossEntropy*:*AdamW*:*GradNorm*:*CastAndResidual*'
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw --format=csv,noheader
 binary=${1:-}
