@@ -33,13 +33,12 @@ bool benchmarks_enabled() {
     if (!benchmarks_enabled()) GTEST_SKIP() << "set PRIMUS_CUDA_BENCH=1 to run timings"; \
   } while (0)
 
-// Mean milliseconds per call of `launch` over `iterations` calls after two warm-ups.
+// Mean milliseconds per call of `launch` over `iterations` calls after as many warm-up calls.
 double time_ms(const std::function<void()>& launch, int iterations) {
   cudaEvent_t start, stop;
   PRIMUS_KERNEL_CHECK(cudaEventCreate(&start));
   PRIMUS_KERNEL_CHECK(cudaEventCreate(&stop));
-  launch();
-  launch();
+  for (int i = 0; i < iterations; ++i) launch();
   PRIMUS_KERNEL_CHECK(cudaEventRecord(start));
   for (int i = 0; i < iterations; ++i) launch();
   PRIMUS_KERNEL_CHECK(cudaEventRecord(stop));
