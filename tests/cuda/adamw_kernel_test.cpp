@@ -48,7 +48,8 @@ TEST_P(AdamWKernel, MatchesReferenceAcrossSegments) {
       ref_p[i] = ref_p[i] * decay - hyper.lr / bc1 * ref_m[i] / (std::sqrt(ref_v[i] / bc2) + hyper.eps);
     }
 
-  DeviceBuffer<float> params(s.params), grads(s.grads), m(s.exp_avg), v(s.exp_avg_sq), clip_coeff(std::vector<float>{clip});
+  DeviceBuffer<float> params(s.params), grads(s.grads), m(s.exp_avg), v(s.exp_avg_sq),
+      clip_coeff(std::vector<float>{clip});
   DeviceBuffer<bf16> model(numel);
   DeviceBuffer<AdamWSegment> table(segments);
   DeviceBuffer<std::int32_t> non_finite(std::vector<std::int32_t>{0});

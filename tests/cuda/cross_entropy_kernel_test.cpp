@@ -58,7 +58,8 @@ TEST(CrossEntropyKernel, NanLogitOrBadLabelGivesNanLoss) {
   auto logits = random_values(rows * vocab, 64);
   logits[vocab + 1234] = NAN;  // row 1
   DeviceBuffer<bf16> x(to_bf16(logits));
-  DeviceBuffer<std::int32_t> labels(std::vector<std::int32_t>{5, 6, static_cast<std::int32_t>(vocab)});  // row 2: bad label
+  DeviceBuffer<std::int32_t> labels(
+      std::vector<std::int32_t>{5, 6, static_cast<std::int32_t>(vocab)});  // row 2: bad label
   DeviceBuffer<float> losses(rows), lse(rows);
   cross_entropy_forward(losses.get(), lse.get(), x.get(), labels.get(), rows, vocab, nullptr);
   const auto got = losses.download();

@@ -59,9 +59,11 @@ TEST_P(QkvSplitKernel, ForwardAndBackwardAreExactCopies) {
       for (std::int64_t d = 0; d < head_dim; ++d) {
         const std::int64_t group_base = r * width + g * (per_group + 2) * head_dim + d;
         for (std::int64_t j = 0; j < per_group; ++j)
-          ASSERT_EQ(to_float(got_q[(r * heads + g * per_group + j) * head_dim + d]), to_float(fused[group_base + j * head_dim]));
+          ASSERT_EQ(to_float(got_q[(r * heads + g * per_group + j) * head_dim + d]),
+                    to_float(fused[group_base + j * head_dim]));
         ASSERT_EQ(to_float(got_k[(r * groups + g) * head_dim + d]), to_float(fused[group_base + per_group * head_dim]));
-        ASSERT_EQ(to_float(got_v[(r * groups + g) * head_dim + d]), to_float(fused[group_base + (per_group + 1) * head_dim]));
+        ASSERT_EQ(to_float(got_v[(r * groups + g) * head_dim + d]),
+                  to_float(fused[group_base + (per_group + 1) * head_dim]));
       }
   for (std::int64_t e = 0; e < rows * width; ++e) ASSERT_EQ(to_float(got_back[e]), to_float(fused[e])) << e;
 }

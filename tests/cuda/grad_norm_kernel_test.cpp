@@ -43,7 +43,8 @@ TEST(GradNormKernel, MatchesReferenceAndClips) {
         const NormResult r = run_norm(grads, offset, max_norm);
         EXPECT_NEAR(r.sum_of_squares, ref, 1e-10 * ref) << count;  // order of double sums differs
         EXPECT_NEAR(r.norm, ref_norm, 1e-10 * ref_norm);
-        const double expected_coeff = (max_norm > 0 && max_norm / (ref_norm + 1e-6) < 1) ? max_norm / (ref_norm + 1e-6) : 1.0;
+        const double expected_coeff =
+            (max_norm > 0 && max_norm / (ref_norm + 1e-6) < 1) ? max_norm / (ref_norm + 1e-6) : 1.0;
         EXPECT_NEAR(r.clip_coeff, expected_coeff, 1e-6 * expected_coeff) << "max_norm " << max_norm;
         EXPECT_EQ(r.non_finite, 0);
       }

@@ -27,9 +27,9 @@ inline bool cuda_device_present() {
 }
 
 // Skips the calling test (GTEST_SKIP returns from it) on machines without a CUDA device.
-#define PRIMUS_SKIP_WITHOUT_CUDA_DEVICE()                                                       \
-  do {                                                                                          \
-    if (!::primus::ops::cuda::test::cuda_device_present())                                      \
+#define PRIMUS_SKIP_WITHOUT_CUDA_DEVICE()                                                          \
+  do {                                                                                             \
+    if (!::primus::ops::cuda::test::cuda_device_present())                                         \
       GTEST_SKIP() << "no CUDA device (cudaGetDeviceCount reports none): GPU kernel test skipped"; \
   } while (0)
 

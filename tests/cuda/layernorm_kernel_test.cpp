@@ -60,7 +60,8 @@ TEST_P(LayernormKernel, ForwardAndBackwardMatchReference) {
   mean.poison();
   rstd.poison();
   scratch.poison();
-  layernorm_forward(out.get(), mean.get(), rstd.get(), in.get(), weight.get(), b.get(), rows, dim, eps, one_plus, nullptr);
+  layernorm_forward(out.get(), mean.get(), rstd.get(), in.get(), weight.get(), b.get(), rows, dim, eps, one_plus,
+                    nullptr);
   EXPECT_LT(relative_error(to_double(out.download()), ref_out), kBf16Tolerance);
   EXPECT_LT(relative_error(to_double(mean.download()), ref_mean), kFp32Tolerance);
   EXPECT_LT(relative_error(to_double(rstd.download()), ref_rstd), kFp32Tolerance);
@@ -88,9 +89,10 @@ TEST(LayernormArguments, ScalarBackwardRejectsRowsWiderThan8192) {
   PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();  // the check follows the alignment test of real buffers
   const std::int64_t rows = 1, dim = 8193;
   DeviceBuffer<bf16> x(to_bf16(random_values(dim, 97))), w(dim), dx(dim);
-  DeviceBuffer<float> mean(rows), rstd(rows), dweight(dim), dbias(dim), scratch(layernorm_backward_scratch_floats(rows, dim));
-  EXPECT_THROW(layernorm_backward(dx.get(), dweight.get(), dbias.get(), x.get(), x.get(), w.get(), mean.get(), rstd.get(),
-                                  rows, dim, false, scratch.get(), nullptr),
+  DeviceBuffer<float> mean(rows), rstd(rows), dweight(dim), dbias(dim),
+      scratch(layernorm_backward_scratch_floats(rows, dim));
+  EXPECT_THROW(layernorm_backward(dx.get(), dweight.get(), dbias.get(), x.get(), x.get(), w.get(), mean.get(),
+                                  rstd.get(), rows, dim, false, scratch.get(), nullptr),
                std::invalid_argument);
 }
 

@@ -22,7 +22,8 @@ NormReference reference_forward(const std::vector<float>& x, const std::vector<f
     double sum = 0.0;
     for (std::int64_t i = 0; i < dim; ++i) sum += double(x[r * dim + i]) * x[r * dim + i];
     ref.rstd[r] = 1.0 / std::sqrt(sum / dim + eps);
-    for (std::int64_t i = 0; i < dim; ++i) ref.out[r * dim + i] = x[r * dim + i] * ref.rstd[r] * (w[i] + (one_plus ? 1.0 : 0.0));
+    for (std::int64_t i = 0; i < dim; ++i)
+      ref.out[r * dim + i] = x[r * dim + i] * ref.rstd[r] * (w[i] + (one_plus ? 1.0 : 0.0));
   }
   return ref;
 }
@@ -47,7 +48,8 @@ TEST_P(RmsnormForward, MatchesReference) {
   DeviceBuffer<float> rstd(rows);
   out.poison();
   rstd.poison();
-  rmsnorm_forward(out.get() + misalign, rstd.get(), in.get() + misalign, weight.get(), rows, dim, eps, one_plus, nullptr);
+  rmsnorm_forward(out.get() + misalign, rstd.get(), in.get() + misalign, weight.get(), rows, dim, eps, one_plus,
+                  nullptr);
   const auto ref = reference_forward(x, w, rows, dim, eps, one_plus);
   auto got = to_double(out.download());
   got.erase(got.begin(), got.begin() + misalign);
@@ -72,8 +74,8 @@ TEST(RmsnormResidualForward, WritesSumAndNormOfSum) {
     out.poison();
     sum.poison();
     rstd.poison();
-    rmsnorm_residual_forward(out.get(), sum.get(), rstd.get(), in.get(), res.get(), weight.get(), rows, dim, 1e-6f, true,
-                             nullptr);
+    rmsnorm_residual_forward(out.get(), sum.get(), rstd.get(), in.get(), res.get(), weight.get(), rows, dim, 1e-6f,
+                             true, nullptr);
     std::vector<float> expected_sum(n);
     for (std::size_t i = 0; i < n; ++i) expected_sum[i] = static_cast<float>(bf16_round(double(x[i]) + residual[i]));
     const auto got_sum = sum.download();
@@ -83,8 +85,8 @@ TEST(RmsnormResidualForward, WritesSumAndNormOfSum) {
     EXPECT_LT(relative_error(to_double(rstd.download()), ref.rstd), kFp32Tolerance) << "dim " << dim;
 
     // In place on the residual stream: residual_out aliases residual.
-    rmsnorm_residual_forward(out.get(), res.get(), rstd.get(), in.get(), res.get(), weight.get(), rows, dim, 1e-6f, true,
-                             nullptr);
+    rmsnorm_residual_forward(out.get(), res.get(), rstd.get(), in.get(), res.get(), weight.get(), rows, dim, 1e-6f,
+                             true, nullptr);
     const auto in_place = res.download();
     for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(to_float(in_place[i]), expected_sum[i]) << "in place, element " << i;
   }
@@ -161,9 +163,9 @@ TEST(RmsnormBackward, IsDeterministic) {
 TEST(RmsnormArguments, RejectsTooWideRowsAndMissingScratch) {
   EXPECT_THROW(rmsnorm_forward(nullptr, nullptr, nullptr, nullptr, 4, 16385, 1e-5f, false, nullptr),
                std::invalid_argument);
-  EXPECT_THROW(rmsnorm_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 4, 64, false, nullptr, nullptr,
-                                nullptr),
-               std::invalid_argument);
+  EXPECT_THROW(
+      rmsnorm_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 4, 64, false, nullptr, nullptr, nullptr),
+      std::invalid_argument);
   try {
     rmsnorm_forward(nullptr, nullptr, nullptr, nullptr, 4, 0, 1e-5f, false, nullptr);
     FAIL() << "dim = 0 accepted";

@@ -70,14 +70,13 @@ TEST_P(RopeKernel, ForwardAndBackwardMatchReference) {
   EXPECT_LT(relative_error(to_double(data.download()), reference_rope(dy, cos, sin, c, -1.0)), kBf16Tolerance);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, RopeKernel,
-    ::testing::Values(RopeCase{2, 17, 4, 128, 128, false}, RopeCase{2, 17, 4, 128, 128, true},
-                      RopeCase{1, 9, 3, 128, 64, false},   // rotary_percent 0.5
-                      RopeCase{1, 9, 3, 64, 32, true},     // partial, interleaved, vector path
-                      RopeCase{3, 5, 2, 40, 24, false},    // half = 12: scalar path
-                      RopeCase{2, 7, 5, 30, 30, true},     // head_dim % 8 != 0: scalar path
-                      RopeCase{1, 3, 1, 6, 2, false}));
+INSTANTIATE_TEST_SUITE_P(Shapes, RopeKernel,
+                         ::testing::Values(RopeCase{2, 17, 4, 128, 128, false}, RopeCase{2, 17, 4, 128, 128, true},
+                                           RopeCase{1, 9, 3, 128, 64, false},  // rotary_percent 0.5
+                                           RopeCase{1, 9, 3, 64, 32, true},    // partial, interleaved, vector path
+                                           RopeCase{3, 5, 2, 40, 24, false},   // half = 12: scalar path
+                                           RopeCase{2, 7, 5, 30, 30, true},    // head_dim % 8 != 0: scalar path
+                                           RopeCase{1, 3, 1, 6, 2, false}));
 
 TEST(RopeArguments, RejectsOddOrTooLargeRotaryDim) {
   EXPECT_THROW(rope_forward(nullptr, nullptr, nullptr, 1, 4, 2, 64, 65, false, nullptr), std::invalid_argument);

@@ -12,9 +12,9 @@ namespace {
 using detail::bf16;
 
 struct AdamWScalars {
-  float step_size;              // lr / (1 - beta1^step)
+  float step_size;                  // lr / (1 - beta1^step)
   float inv_sqrt_bias_correction2;  // 1 / sqrt(1 - beta2^step)
-  float decay_factor;           // 1 - lr * weight_decay
+  float decay_factor;               // 1 - lr * weight_decay
   float beta1;
   float beta2;
   float eps;
@@ -26,8 +26,10 @@ __device__ __forceinline__ std::int64_t find_segment(const AdamWSegment* segment
   std::int64_t low = 0, high = count;  // first segment with begin > element lies in [low, high]
   while (low < high) {
     const std::int64_t mid = (low + high) / 2;
-    if (__ldg(&segments[mid].begin) <= element) low = mid + 1;
-    else high = mid;
+    if (__ldg(&segments[mid].begin) <= element)
+      low = mid + 1;
+    else
+      high = mid;
   }
   return low - 1;
 }
@@ -55,7 +57,8 @@ __global__ void adamw_kernel(float* params, bf16* model_params, float* exp_avg, 
       detail::load_f32<kVec>(exp_avg_sq + first, v);
     } else {
       for (int i = 0; i < width; ++i)
-        param[i] = params[first + i], grad[i] = grads[first + i], m[i] = exp_avg[first + i], v[i] = exp_avg_sq[first + i];
+        param[i] = params[first + i], grad[i] = grads[first + i], m[i] = exp_avg[first + i],
+        v[i] = exp_avg_sq[first + i];
     }
     std::int64_t segment = find_segment(segments, segment_count, first);
     bool touched = false;
@@ -82,7 +85,8 @@ __global__ void adamw_kernel(float* params, bf16* model_params, float* exp_avg, 
       detail::store_f32<kVec>(exp_avg_sq + first, v);
       if (model_params != nullptr) {
         if constexpr (kVec == 4) {
-          __nv_bfloat162 pair[2] = {__floats2bfloat162_rn(param[0], param[1]), __floats2bfloat162_rn(param[2], param[3])};
+          __nv_bfloat162 pair[2] = {__floats2bfloat162_rn(param[0], param[1]),
+                                    __floats2bfloat162_rn(param[2], param[3])};
           *reinterpret_cast<uint2*>(model_params + first) = *reinterpret_cast<const uint2*>(pair);
         } else {
           for (int i = 0; i < kVec; ++i) model_params[first + i] = __float2bfloat16_rn(param[i]);
@@ -104,14 +108,14 @@ void adamw_step(float* params, bf16* model_params, float* exp_avg, float* exp_av
                 std::int64_t segment_count, std::int64_t numel, const AdamWHyperparameters& hyper,
                 cudaStream_t stream) {
   constexpr const char* op = "adamw_step";
-  require_kernel_argument(numel >= 0 && segment_count >= 0, op,
-                          "numel = " + std::to_string(numel) + ", segment_count = " + std::to_string(segment_count) +
-                              " must be >= 0");
+  require_kernel_argument(
+      numel >= 0 && segment_count >= 0, op,
+      "numel = " + std::to_string(numel) + ", segment_count = " + std::to_string(segment_count) + " must be >= 0");
   require_kernel_argument(segment_count == 0 || segments != nullptr, op, "segments is null");
   require_kernel_argument(hyper.step >= 1, op, "step = " + std::to_string(hyper.step) + " must be >= 1");
   require_kernel_argument(hyper.beta1 >= 0.0 && hyper.beta1 < 1.0 && hyper.beta2 >= 0.0 && hyper.beta2 < 1.0, op,
-                          "adam_beta1 = " + std::to_string(hyper.beta1) + " and adam_beta2 = " +
-                              std::to_string(hyper.beta2) + " must lie in [0, 1)");
+                          "adam_beta1 = " + std::to_string(hyper.beta1) +
+                              " and adam_beta2 = " + std::to_string(hyper.beta2) + " must lie in [0, 1)");
   require_kernel_argument(hyper.eps > 0.0, op, "adam_eps = " + std::to_string(hyper.eps) + " must be > 0");
   if (numel == 0 || segment_count == 0) return;
   // Bias corrections in double on the host, as the CPU twin does.

@@ -36,7 +36,6 @@ struct AdamWHyperparameters {
 // segments: device array of segment_count AdamWSegment, sorted by begin, non-overlapping, inside [0, numel).
 void adamw_step(float* params, __nv_bfloat16* model_params, float* exp_avg, float* exp_avg_sq, const float* grads,
                 const float* clip_coeff, const std::int32_t* found_non_finite, const AdamWSegment* segments,
-                std::int64_t segment_count, std::int64_t numel, const AdamWHyperparameters& hyper,
-                cudaStream_t stream);
+                std::int64_t segment_count, std::int64_t numel, const AdamWHyperparameters& hyper, cudaStream_t stream);
 
 }  // namespace primus::ops::cuda

@@ -104,16 +104,16 @@ void check_shape(const char* op, std::int64_t rows, std::int64_t vocab) {
 
 }  // namespace
 
-void cross_entropy_forward(float* losses, float* lse, const bf16* logits, const std::int32_t* labels,
-                           std::int64_t rows, std::int64_t vocab, cudaStream_t stream) {
+void cross_entropy_forward(float* losses, float* lse, const bf16* logits, const std::int32_t* labels, std::int64_t rows,
+                           std::int64_t vocab, cudaStream_t stream) {
   check_shape("cross_entropy_forward", rows, vocab);
   if (rows == 0) return;
   if (detail::can_vectorize(vocab, {logits}))
-    cross_entropy_forward_kernel<detail::kPack><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(losses, lse, logits,
-                                                                                                   labels, vocab);
+    cross_entropy_forward_kernel<detail::kPack>
+        <<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(losses, lse, logits, labels, vocab);
   else
-    cross_entropy_forward_kernel<1><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(losses, lse, logits, labels,
-                                                                                       vocab);
+    cross_entropy_forward_kernel<1>
+        <<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(losses, lse, logits, labels, vocab);
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }
 
@@ -122,11 +122,11 @@ void cross_entropy_backward(bf16* dlogits, const bf16* logits, const float* lse,
   check_shape("cross_entropy_backward", rows, vocab);
   if (rows == 0) return;
   if (detail::can_vectorize(vocab, {dlogits, logits}))
-    cross_entropy_backward_kernel<detail::kPack><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(
-        dlogits, logits, lse, labels, dlosses, vocab);
+    cross_entropy_backward_kernel<detail::kPack>
+        <<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(dlogits, logits, lse, labels, dlosses, vocab);
   else
-    cross_entropy_backward_kernel<1><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(dlogits, logits, lse, labels,
-                                                                                        dlosses, vocab);
+    cross_entropy_backward_kernel<1>
+        <<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(dlogits, logits, lse, labels, dlosses, vocab);
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }
 

@@ -1,8 +1,7 @@
 // Embedding kernels: a gather forward, a sort-then-segment-sum backward, and the
 // position-embedding add and its batch-summed backward.
-#include <cub/device/device_radix_sort.cuh>
-
 #include <algorithm>
+#include <cub/device/device_radix_sort.cuh>
 
 #include "primus/ops/cuda/elementwise.cuh"
 #include "primus/ops/cuda/embedding.hpp"
@@ -14,7 +13,9 @@ using detail::bf16;
 
 constexpr std::size_t kScratchAlignment = 256;
 
-std::size_t align_up(std::size_t bytes) { return (bytes + kScratchAlignment - 1) / kScratchAlignment * kScratchAlignment; }
+std::size_t align_up(std::size_t bytes) {
+  return (bytes + kScratchAlignment - 1) / kScratchAlignment * kScratchAlignment;
+}
 
 struct EmbeddingGather {
   bf16* out;
@@ -106,10 +107,9 @@ struct PositionAdd {
 
 std::size_t cub_temp_bytes(std::int64_t rows) {
   std::size_t bytes = 0;
-  PRIMUS_KERNEL_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const std::int32_t*>(nullptr),
-                                                      static_cast<std::int32_t*>(nullptr),
-                                                      static_cast<const std::int32_t*>(nullptr),
-                                                      static_cast<std::int32_t*>(nullptr), static_cast<int>(rows)));
+  PRIMUS_KERNEL_CHECK(cub::DeviceRadixSort::SortPairs(
+      nullptr, bytes, static_cast<const std::int32_t*>(nullptr), static_cast<std::int32_t*>(nullptr),
+      static_cast<const std::int32_t*>(nullptr), static_cast<std::int32_t*>(nullptr), static_cast<int>(rows)));
   return bytes;
 }
 
@@ -121,8 +121,8 @@ void check_shape(const char* op, std::int64_t rows, std::int64_t vocab, std::int
 
 }  // namespace
 
-void embedding_forward(bf16* out, const std::int32_t* tokens, const bf16* weight, std::int64_t rows,
-                       std::int64_t vocab, std::int64_t hidden, cudaStream_t stream) {
+void embedding_forward(bf16* out, const std::int32_t* tokens, const bf16* weight, std::int64_t rows, std::int64_t vocab,
+                       std::int64_t hidden, cudaStream_t stream) {
   check_shape("embedding_forward", rows, vocab, hidden);
   detail::launch_elementwise(rows * hidden, detail::can_vectorize(hidden, {out, weight}),
                              EmbeddingGather{out, tokens, weight, vocab, hidden}, stream);
@@ -159,7 +159,8 @@ void embedding_backward(float* dweight, const bf16* dout, const std::int32_t* to
   PRIMUS_KERNEL_CHECK(cub::DeviceRadixSort::SortPairs(temp, temp_bytes, tokens, sorted_tokens, row_ids, sorted_rows,
                                                       static_cast<int>(rows), 0, 32, stream));
   const bool vectorize = detail::can_vectorize(hidden, {dweight, dout});
-  const int threads = static_cast<int>(std::min<std::int64_t>(256, detail::ceil_div(detail::ceil_div(hidden, vectorize ? 8 : 1), 32) * 32));
+  const int threads = static_cast<int>(
+      std::min<std::int64_t>(256, detail::ceil_div(detail::ceil_div(hidden, vectorize ? 8 : 1), 32) * 32));
   if (vectorize)
     embedding_segment_sum_kernel<detail::kPack><<<static_cast<unsigned>(rows), threads, 0, stream>>>(
         dweight, dout, sorted_tokens, sorted_rows, rows, vocab, hidden);
@@ -184,7 +185,7 @@ void position_embedding_backward(float* dweight, const bf16* dout, std::int64_t 
   if (detail::can_vectorize(hidden, {dweight, dout}))
     position_embedding_backward_kernel<detail::kPack>
         <<<detail::grid_for(seq * hidden / detail::kPack, kThreads), kThreads, 0, stream>>>(dweight, dout, batch, seq,
-                                                                                           hidden);
+                                                                                            hidden);
   else
     position_embedding_backward_kernel<1>
         <<<detail::grid_for(seq * hidden, kThreads), kThreads, 0, stream>>>(dweight, dout, batch, seq, hidden);

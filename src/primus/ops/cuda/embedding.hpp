@@ -17,8 +17,8 @@
 namespace primus::ops::cuda {
 
 // out[row, :] = weight[tokens[row], :]. weight is [vocab, hidden]; tokens is a device array.
-void embedding_forward(__nv_bfloat16* out, const std::int32_t* tokens, const __nv_bfloat16* weight,
-                       std::int64_t rows, std::int64_t vocab, std::int64_t hidden, cudaStream_t stream);
+void embedding_forward(__nv_bfloat16* out, const std::int32_t* tokens, const __nv_bfloat16* weight, std::int64_t rows,
+                       std::int64_t vocab, std::int64_t hidden, cudaStream_t stream);
 
 // Bytes of scratch embedding_backward needs for `rows` tokens (sort keys, values, CUB temp).
 std::size_t embedding_backward_scratch_bytes(std::int64_t rows);
@@ -30,8 +30,8 @@ void embedding_backward(float* dweight, const __nv_bfloat16* dout, const std::in
                         cudaStream_t stream);
 
 // out[b, s, :] += weight[s, :] for positions 0..seq-1; weight is [max_positions, hidden].
-void position_embedding_forward(__nv_bfloat16* out, const __nv_bfloat16* weight, std::int64_t batch,
-                                std::int64_t seq, std::int64_t hidden, cudaStream_t stream);
+void position_embedding_forward(__nv_bfloat16* out, const __nv_bfloat16* weight, std::int64_t batch, std::int64_t seq,
+                                std::int64_t hidden, cudaStream_t stream);
 // dweight[s, :] += sum_b dout[b, s, :] (accumulates, deterministic).
 void position_embedding_backward(float* dweight, const __nv_bfloat16* dout, std::int64_t batch, std::int64_t seq,
                                  std::int64_t hidden, cudaStream_t stream);

@@ -21,9 +21,9 @@ __device__ __forceinline__ void held_or_load(const float (&held)[kVec], const bf
 }
 
 template <int kVec, int kMaxThreads>
-__global__ void __launch_bounds__(kMaxThreads) layernorm_forward_kernel(bf16* out, float* mean_out, float* rstd_out, const bf16* in,
-                                         const bf16* weight, const bf16* bias, std::int64_t dim, float eps,
-                                         float weight_offset) {
+__global__ void __launch_bounds__(kMaxThreads)
+    layernorm_forward_kernel(bf16* out, float* mean_out, float* rstd_out, const bf16* in, const bf16* weight,
+                             const bf16* bias, std::int64_t dim, float eps, float weight_offset) {
   constexpr int kPacks = kElementsPerThread / kVec;
   constexpr bool kHoldRow = kMaxThreads <= detail::kNormNarrowBlock;
   __shared__ float shared[32];
@@ -94,9 +94,10 @@ __device__ __forceinline__ void load_row_pack(const bf16* in, const bf16* dout, 
 // dweight += dy * xhat, dbias += dy, summed per thread in registers over the block's rows.
 // Narrow blocks keep the row in registers between passes; 1024-thread blocks re-read it.
 template <int kVec, int kMaxThreads>
-__global__ void __launch_bounds__(kMaxThreads) layernorm_backward_kernel(bf16* din, float* partial_dweight, float* partial_dbias, const bf16* dout,
-                                          const bf16* in, const bf16* weight, const float* mean, const float* rstd,
-                                          std::int64_t rows, std::int64_t dim, float weight_offset) {
+__global__ void __launch_bounds__(kMaxThreads)
+    layernorm_backward_kernel(bf16* din, float* partial_dweight, float* partial_dbias, const bf16* dout, const bf16* in,
+                              const bf16* weight, const float* mean, const float* rstd, std::int64_t rows,
+                              std::int64_t dim, float weight_offset) {
   constexpr int kPacks = kElementsPerThread / kVec;
   constexpr bool kHoldRow = kMaxThreads <= detail::kNormNarrowBlock;
   __shared__ float shared[32];
@@ -175,9 +176,9 @@ void launch_backward(bf16* din, float* dweight, float* dbias, const bf16* dout, 
   auto kernel = layernorm_backward_kernel<kVec, detail::kNormNarrowBlock>;
   if constexpr (kVec == 1) {
     // 1024 scalar threads would need dweight and dbias shares beyond 64 registers.
-    require_kernel_argument(threads <= detail::kNormNarrowBlock, "layernorm_backward",
-                            "dim = " + std::to_string(dim) +
-                                " > 8192 needs dim % 8 == 0 and 16-byte aligned pointers (the vector path)");
+    require_kernel_argument(
+        threads <= detail::kNormNarrowBlock, "layernorm_backward",
+        "dim = " + std::to_string(dim) + " > 8192 needs dim % 8 == 0 and 16-byte aligned pointers (the vector path)");
   } else {
     if (threads > detail::kNormNarrowBlock) kernel = layernorm_backward_kernel<kVec, 1024>;
   }
@@ -212,11 +213,13 @@ void layernorm_backward(bf16* din, float* dweight, float* dbias, const bf16* dou
                         bool apply_layernorm_1p, float* scratch, cudaStream_t stream) {
   constexpr const char* op = "layernorm_backward";
   detail::check_norm_shape(op, rows, dim);
-  require_kernel_argument(scratch != nullptr, op, "scratch must hold layernorm_backward_scratch_floats(rows, dim) floats");
+  require_kernel_argument(scratch != nullptr, op,
+                          "scratch must hold layernorm_backward_scratch_floats(rows, dim) floats");
   if (rows == 0) return;
   const float offset = apply_layernorm_1p ? 1.0f : 0.0f;
   if (detail::can_vectorize(dim, {din, dout, in, weight, scratch}))
-    launch_backward<detail::kPack>(din, dweight, dbias, dout, in, weight, mean, rstd, rows, dim, offset, scratch, stream);
+    launch_backward<detail::kPack>(din, dweight, dbias, dout, in, weight, mean, rstd, rows, dim, offset, scratch,
+                                   stream);
   else
     launch_backward<1>(din, dweight, dbias, dout, in, weight, mean, rstd, rows, dim, offset, scratch, stream);
 }

@@ -75,8 +75,8 @@ __global__ void sum_partial_rows_kernel(float* gradient, const float* partial, s
 
 inline void sum_partial_rows(float* gradient, const float* partial, std::int64_t partial_rows, std::int64_t dim,
                              cudaStream_t stream) {
-  sum_partial_rows_kernel<8><<<static_cast<unsigned>(ceil_div(dim, 32)), dim3(32, 8), 0, stream>>>(gradient, partial,
-                                                                                                 partial_rows, dim);
+  sum_partial_rows_kernel<8>
+      <<<static_cast<unsigned>(ceil_div(dim, 32)), dim3(32, 8), 0, stream>>>(gradient, partial, partial_rows, dim);
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }
 

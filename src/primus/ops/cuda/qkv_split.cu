@@ -42,12 +42,11 @@ struct QkvCopy {
 
 void check_shape(const char* op, std::int64_t rows, std::int64_t num_heads, std::int64_t num_query_groups,
                  std::int64_t head_dim) {
-  require_kernel_argument(rows >= 0 && num_heads > 0 && num_query_groups > 0 && head_dim > 0 &&
-                              num_heads % num_query_groups == 0,
-                          op,
-                          "rows, num_heads, num_query_groups, head_dim = " + std::to_string(rows) + ", " +
-                              std::to_string(num_heads) + ", " + std::to_string(num_query_groups) + ", " +
-                              std::to_string(head_dim) + ": expected positive sizes and num_heads % num_query_groups == 0");
+  require_kernel_argument(
+      rows >= 0 && num_heads > 0 && num_query_groups > 0 && head_dim > 0 && num_heads % num_query_groups == 0, op,
+      "rows, num_heads, num_query_groups, head_dim = " + std::to_string(rows) + ", " + std::to_string(num_heads) +
+          ", " + std::to_string(num_query_groups) + ", " + std::to_string(head_dim) +
+          ": expected positive sizes and num_heads % num_query_groups == 0");
 }
 
 }  // namespace

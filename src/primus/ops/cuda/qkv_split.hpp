@@ -17,8 +17,8 @@ void qkv_split_forward(__nv_bfloat16* q, __nv_bfloat16* k, __nv_bfloat16* v, con
                        std::int64_t rows, std::int64_t num_heads, std::int64_t num_query_groups, std::int64_t head_dim,
                        cudaStream_t stream);
 // dqkv: written (=).
-void qkv_split_backward(__nv_bfloat16* dqkv, const __nv_bfloat16* dq, const __nv_bfloat16* dk,
-                        const __nv_bfloat16* dv, std::int64_t rows, std::int64_t num_heads,
-                        std::int64_t num_query_groups, std::int64_t head_dim, cudaStream_t stream);
+void qkv_split_backward(__nv_bfloat16* dqkv, const __nv_bfloat16* dq, const __nv_bfloat16* dk, const __nv_bfloat16* dv,
+                        std::int64_t rows, std::int64_t num_heads, std::int64_t num_query_groups, std::int64_t head_dim,
+                        cudaStream_t stream);
 
 }  // namespace primus::ops::cuda

@@ -32,8 +32,8 @@ void residual_forward(bf16* out, const bf16* a, const bf16* b, std::int64_t coun
 
 void residual_backward(bf16* dresidual, const bf16* dbranch, std::int64_t count, cudaStream_t stream) {
   require_kernel_argument(count >= 0, "residual_backward", "count = " + std::to_string(count) + " must be >= 0");
-  detail::launch_elementwise(count, detail::can_vectorize(0, {dresidual, dbranch}), AddBf16{dresidual, dresidual, dbranch},
-                             stream);
+  detail::launch_elementwise(count, detail::can_vectorize(0, {dresidual, dbranch}),
+                             AddBf16{dresidual, dresidual, dbranch}, stream);
 }
 
 }  // namespace primus::ops::cuda

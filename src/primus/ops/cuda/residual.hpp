@@ -13,7 +13,6 @@ namespace primus::ops::cuda {
 void residual_forward(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, std::int64_t count,
                       cudaStream_t stream);
 // dresidual += dbranch (accumulates).
-void residual_backward(__nv_bfloat16* dresidual, const __nv_bfloat16* dbranch, std::int64_t count,
-                       cudaStream_t stream);
+void residual_backward(__nv_bfloat16* dresidual, const __nv_bfloat16* dbranch, std::int64_t count, cudaStream_t stream);
 
 }  // namespace primus::ops::cuda

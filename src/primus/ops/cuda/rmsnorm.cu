@@ -12,9 +12,9 @@ using detail::bf16;
 using detail::kElementsPerThread;
 
 template <int kVec, bool kResidual, int kMaxThreads>
-__global__ void __launch_bounds__(kMaxThreads) rmsnorm_forward_kernel(bf16* out, bf16* residual_out, float* rstd, const bf16* in,
-                                       const bf16* residual, const bf16* weight, std::int64_t dim, float eps,
-                                       float weight_offset) {
+__global__ void __launch_bounds__(kMaxThreads)
+    rmsnorm_forward_kernel(bf16* out, bf16* residual_out, float* rstd, const bf16* in, const bf16* residual,
+                           const bf16* weight, std::int64_t dim, float eps, float weight_offset) {
   constexpr int kPacks = kElementsPerThread / kVec;
   __shared__ float shared[32];
   const std::int64_t row = blockIdx.x;
@@ -58,8 +58,8 @@ __global__ void __launch_bounds__(kMaxThreads) rmsnorm_forward_kernel(bf16* out,
 // x, dy and g = dy * (w + offset) for pack p of the row starting at base.
 template <int kVec>
 __device__ __forceinline__ void load_row_pack(const bf16* in, const bf16* dout, const bf16* weight, std::int64_t base,
-                                              std::int64_t p, float weight_offset, float (&x)[kVec],
-                                              float (&dy)[kVec], float (&g)[kVec]) {
+                                              std::int64_t p, float weight_offset, float (&x)[kVec], float (&dy)[kVec],
+                                              float (&g)[kVec]) {
   float w[kVec];
   detail::load_bf16<kVec>(in + base + p * kVec, x);
   detail::load_bf16<kVec>(dout + base + p * kVec, dy);
@@ -74,9 +74,10 @@ __device__ __forceinline__ void load_row_pack(const bf16* in, const bf16* dout, 
 // registers between the two passes; 1024-thread blocks (dim > 8192) re-read it, as
 // holding it would spill.
 template <int kVec, bool kAddResidualGrad, int kMaxThreads>
-__global__ void __launch_bounds__(kMaxThreads) rmsnorm_backward_kernel(bf16* din, float* partial_dweight, const bf16* dout, const bf16* in,
-                                        const bf16* weight, const float* rstd, const bf16* dresidual,
-                                        std::int64_t rows, std::int64_t dim, float weight_offset) {
+__global__ void __launch_bounds__(kMaxThreads)
+    rmsnorm_backward_kernel(bf16* din, float* partial_dweight, const bf16* dout, const bf16* in, const bf16* weight,
+                            const float* rstd, const bf16* dresidual, std::int64_t rows, std::int64_t dim,
+                            float weight_offset) {
   constexpr int kPacks = kElementsPerThread / kVec;
   constexpr bool kHoldRow = kMaxThreads <= detail::kNormNarrowBlock;
   __shared__ float shared[32];
@@ -160,8 +161,8 @@ void launch_forward(const char* op, bf16* out, bf16* residual_out, float* rstd, 
   if (rows == 0) return;
   const float offset = apply_layernorm_1p ? 1.0f : 0.0f;
   if (detail::can_vectorize(dim, {out, residual_out, in, residual, weight}))
-    launch_forward_kernel<detail::kPack, kResidual>(out, residual_out, rstd, in, residual, weight, rows, dim, eps, offset,
-                                                    stream);
+    launch_forward_kernel<detail::kPack, kResidual>(out, residual_out, rstd, in, residual, weight, rows, dim, eps,
+                                                    offset, stream);
   else
     launch_forward_kernel<1, kResidual>(out, residual_out, rstd, in, residual, weight, rows, dim, eps, offset, stream);
   PRIMUS_KERNEL_LAUNCH_CHECK();
@@ -220,7 +221,8 @@ void rmsnorm_backward(bf16* din, float* dweight, const bf16* dout, const bf16* i
                       const bf16* dresidual, cudaStream_t stream) {
   constexpr const char* op = "rmsnorm_backward";
   detail::check_norm_shape(op, rows, dim);
-  require_kernel_argument(scratch != nullptr, op, "scratch must hold rmsnorm_backward_scratch_floats(rows, dim) floats");
+  require_kernel_argument(scratch != nullptr, op,
+                          "scratch must hold rmsnorm_backward_scratch_floats(rows, dim) floats");
   if (rows == 0) return;
   const float offset = apply_layernorm_1p ? 1.0f : 0.0f;
   const BackwardArguments args{din, scratch, dout, in, weight, rstd, dresidual, rows, dim, offset};

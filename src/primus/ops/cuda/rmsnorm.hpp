@@ -18,10 +18,9 @@ void rmsnorm_forward(__nv_bfloat16* out, float* rstd, const __nv_bfloat16* in, c
 
 // residual_out = bf16(in + residual) (the new residual stream; may alias residual or in),
 // out = rmsnorm(residual_out). Backward takes residual_out as its `in`.
-void rmsnorm_residual_forward(__nv_bfloat16* out, __nv_bfloat16* residual_out, float* rstd,
-                              const __nv_bfloat16* in, const __nv_bfloat16* residual, const __nv_bfloat16* weight,
-                              std::int64_t rows, std::int64_t dim, float eps, bool apply_layernorm_1p,
-                              cudaStream_t stream);
+void rmsnorm_residual_forward(__nv_bfloat16* out, __nv_bfloat16* residual_out, float* rstd, const __nv_bfloat16* in,
+                              const __nv_bfloat16* residual, const __nv_bfloat16* weight, std::int64_t rows,
+                              std::int64_t dim, float eps, bool apply_layernorm_1p, cudaStream_t stream);
 
 // Floats of scratch rmsnorm_backward needs (per-block partial dweight sums).
 std::int64_t rmsnorm_backward_scratch_floats(std::int64_t rows, std::int64_t dim);

@@ -60,8 +60,8 @@ void launch_rope(const char* op, bf16* x, const float* cos, const float* sin, st
                               std::to_string(heads) + ", " + std::to_string(head_dim) +
                               " must be positive (batch may be 0)");
   require_kernel_argument(rotary_dim > 0 && rotary_dim % 2 == 0 && rotary_dim <= head_dim, op,
-                          "rotary_dim = " + std::to_string(rotary_dim) + " must be even and in [2, head_dim = " +
-                              std::to_string(head_dim) + "]");
+                          "rotary_dim = " + std::to_string(rotary_dim) +
+                              " must be even and in [2, head_dim = " + std::to_string(head_dim) + "]");
   const std::int64_t tokens = batch * seq;
   if (tokens == 0) return;
   const std::int64_t half = rotary_dim / 2;
@@ -90,9 +90,8 @@ void launch_rope(const char* op, bf16* x, const float* cos, const float* sin, st
 
 }  // namespace
 
-void rope_forward(bf16* x, const float* cos, const float* sin, std::int64_t batch, std::int64_t seq,
-                  std::int64_t heads, std::int64_t head_dim, std::int64_t rotary_dim, bool rotary_interleaved,
-                  cudaStream_t stream) {
+void rope_forward(bf16* x, const float* cos, const float* sin, std::int64_t batch, std::int64_t seq, std::int64_t heads,
+                  std::int64_t head_dim, std::int64_t rotary_dim, bool rotary_interleaved, cudaStream_t stream) {
   launch_rope("rope_forward", x, cos, sin, batch, seq, heads, head_dim, rotary_dim, rotary_interleaved, 1.0f, stream);
 }
 

@@ -52,9 +52,9 @@ struct SwigluBackward {
 };
 
 void check_shape(const char* op, std::int64_t rows, std::int64_t ffn) {
-  require_kernel_argument(rows >= 0 && ffn > 0, op,
-                          "rows = " + std::to_string(rows) + ", ffn = " + std::to_string(ffn) +
-                              ": expected rows >= 0 and ffn > 0");
+  require_kernel_argument(
+      rows >= 0 && ffn > 0, op,
+      "rows = " + std::to_string(rows) + ", ffn = " + std::to_string(ffn) + ": expected rows >= 0 and ffn > 0");
 }
 
 }  // namespace
