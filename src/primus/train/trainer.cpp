@@ -20,11 +20,9 @@
 #include "primus/log/progress.hpp"
 #include "primus/log/tensorboard.hpp"
 #include "primus/log/training_scalars.hpp"
-#include "primus/model/gpt_model.hpp"
-#include "primus/optim/adamw.hpp"
-#include "primus/optim/grad_clip.hpp"
 #include "primus/optim/lr_scheduler.hpp"
-#include "primus/train/host_memory.hpp"
+#include "primus/train/cpu_engine.hpp"
+#include "primus/train/engine.hpp"
 
 namespace primus::train {
 namespace {
@@ -77,9 +75,7 @@ struct Trainer::State {
   ExperimentPaths paths;
   std::shared_ptr<spdlog::logger> logger;
 
-  model::GPTModel model;
-  std::vector<optim::ParameterRange> ranges;
-  optim::AdamW optimizer;
+  std::unique_ptr<TrainingEngine> engine;
   optim::LearningRateScheduler scheduler;
   data::TrainValidTestDatasets datasets;
   std::unique_ptr<data::MicroBatchIterator> train_iterator;
@@ -100,11 +96,18 @@ struct Trainer::State {
         hooks(std::move(h)),
         paths(experiment_paths(c)),
         logger(log::make_logger(c.logging, log::LogPlacement{0, c.parallel.world_size, paths.logs})),
-        model(c.model, c.training.micro_batch_size),
-        ranges(model.parameters().begin(), model.parameters().end()),
-        optimizer(ranges, static_cast<std::int64_t>(model.parameter_data().size()), c.optimizer),
+        engine(make_engine(c)),
         scheduler(c.optimizer),
-        averager(c.logging.log_avg_skip_iterations, c.logging.log_avg_reset_interval) {}
+        averager(c.logging.log_avg_skip_iterations, c.logging.log_avg_reset_interval) {
+    if (hooks.gradient_hook) {
+      auto* cpu = dynamic_cast<CpuEngine*>(engine.get());
+      if (cpu == nullptr) throw std::invalid_argument("TrainerHooks::gradient_hook needs the cpu backend");
+      cpu->set_gradient_hook([this](std::span<float> grads) { hooks.gradient_hook(grads, iteration + 1); });
+    }
+  }
+
+  std::span<const tensor::ParameterRange> ranges() const { return engine->parameters(); }
+  std::vector<float> host_buffer() const { return std::vector<float>(static_cast<std::size_t>(engine->num_parameters())); }
 
   void build_data() {
     datasets = data::build_gpt_datasets(config.data, config.model.seq_length, config.model.vocab_size,
@@ -127,11 +130,15 @@ struct Trainer::State {
       load_dir = ck.load;
     }
     if (load_dir.empty()) {
-      model.init_parameters(static_cast<std::uint64_t>(config.training.seed));
+      engine->init_parameters(static_cast<std::uint64_t>(config.training.seed));
       return std::nullopt;
     }
     const auto loaded = checkpoint::load_checkpoint(load_dir);
-    checkpoint::read_model_into_flat_buffer(loaded, ranges, model.parameter_data());
+    {
+      auto params = host_buffer();
+      checkpoint::read_model_into_flat_buffer(loaded, ranges(), params);
+      engine->write_parameters(params);
+    }
     if (ck.finetune) {
       // Finetuning starts a new run from the weights: iteration, data position and optimizer reset.
       logger->info("loaded weights of iteration {} from {} for finetuning", loaded.iteration(), load_dir.string());
@@ -141,8 +148,11 @@ struct Trainer::State {
     consumed_train_samples = loaded.consumed_train_samples();
     consumed_valid_samples = loaded.consumed_valid_samples();
     if (!ck.no_load_optim) {
-      checkpoint::read_optimizer_into_flat_buffers(loaded, ranges, optimizer.exp_avg(), optimizer.exp_avg_sq());
-      optimizer.set_step_count(loaded.optimizer_step());
+      auto exp_avg = host_buffer();
+      auto exp_avg_sq = host_buffer();
+      checkpoint::read_optimizer_into_flat_buffers(loaded, ranges(), exp_avg, exp_avg_sq);
+      engine->write_optimizer_state(exp_avg, exp_avg_sq);
+      engine->set_optimizer_step_count(loaded.optimizer_step());
       if (!loaded.scheduler_state().is_null()) scheduler.check_state(loaded.scheduler_state());
     }
     logger->info("resumed from {} at iteration {} ({} consumed samples)", load_dir.string(), iteration,
@@ -156,8 +166,8 @@ struct Trainer::State {
     contents.iteration = iteration;
     contents.consumed_train_samples = consumed_train_samples;
     contents.consumed_valid_samples = consumed_valid_samples;
-    contents.optimizer_step = optimizer.step_count();
-    contents.scheduler_state = scheduler.state(optimizer.step_count());
+    contents.optimizer_step = engine->optimizer_step_count();
+    contents.scheduler_state = scheduler.state(engine->optimizer_step_count());
     // No dropout on this backend and the data position is consumed_train_samples:
     // the seed is the whole random state.
     if (!config.checkpoint.no_save_rng) contents.rng_state = {{"seed", config.training.seed}};
@@ -166,46 +176,31 @@ struct Trainer::State {
                                 {"pp", config.parallel.pipeline_model_parallel_size},
                                 {"dp", config.parallel.data_parallel_size},
                                 {"world", config.parallel.world_size}};
-    contents.model = checkpoint::tensors_from_flat_buffer(ranges, model.parameter_data());
+    // Host copies: the CheckpointTensors below view them until the save returns.
+    auto params = host_buffer();
+    engine->read_parameters(params);
+    contents.model = checkpoint::tensors_from_flat_buffer(ranges(), params);
+    std::vector<float> exp_avg, exp_avg_sq;
     if (!config.checkpoint.no_save_optim) {
-      contents.optimizer =
-          checkpoint::optimizer_tensors_from_flat_buffers(ranges, optimizer.exp_avg(), optimizer.exp_avg_sq());
+      exp_avg = host_buffer();
+      exp_avg_sq = host_buffer();
+      engine->read_optimizer_state(exp_avg, exp_avg_sq);
+      contents.optimizer = checkpoint::optimizer_tensors_from_flat_buffers(ranges(), exp_avg, exp_avg_sq);
     }
     checkpoint::save_checkpoint(paths.checkpoints, contents);
     logger->info("saved checkpoint at iteration {:8d} to {} in {:.1f} ms", iteration, paths.checkpoints.string(),
                  seconds_since(start) * 1000.0);
   }
 
-  struct StepResult {
-    float loss = 0.0f;
-    double grad_norm = 0.0;
-    bool skipped = false;
-  };
-
-  // One global batch: each micro-batch's mean loss is scaled by 1/num_micro_batches, so
-  // the accumulated gradient is that of the mean loss (Megatron's default reduction).
+  // One global batch: micro-batches forward and backward, then one optimizer step at the
+  // scheduled learning rate (the schedule counts successful updates, as Megatron's).
   StepResult train_step() {
     const int num_micro_batches = config.training.num_micro_batches;
-    model.zero_grad();
-    double loss_sum = 0.0;
     for (int m = 0; m < num_micro_batches; ++m) {
-      loss_sum += model.forward_backward(to_micro_batch(train_iterator->next()),
-                                         1.0f / static_cast<float>(num_micro_batches));
+      engine->forward_backward(to_micro_batch(train_iterator->next()), m, num_micro_batches);
     }
-    StepResult result;
-    result.loss = static_cast<float>(loss_sum / num_micro_batches);
-    const auto grads = model.gradient_data();
-    result.grad_norm = optim::global_grad_norm(grads);
-    if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) {
-      result.skipped = true;
-      return result;
-    }
-    if (config.optimizer.clip_grad > 0.0) {
-      optim::clip_grad_by_global_norm(grads, config.optimizer.clip_grad, result.grad_norm);
-    }
-    const std::int64_t steps = optimizer.step_count();
-    optimizer.step(model.parameter_data(), grads, scheduler.lr_at(steps), scheduler.weight_decay_at(steps));
-    return result;
+    const std::int64_t steps = engine->optimizer_step_count();
+    return engine->optimizer_step(scheduler.lr_at(steps), scheduler.weight_decay_at(steps), config.optimizer.clip_grad);
   }
 
   // The next eval_iters global batches of the validation split (continuing where the
@@ -219,7 +214,7 @@ struct Trainer::State {
     int count = 0;
     for (int i = 0; i < config.training.eval_iters; ++i) {
       for (int m = 0; m < config.training.num_micro_batches; ++m) {
-        loss_sum += model.forward_loss(to_micro_batch(valid_iterator.next()));
+        loss_sum += engine->evaluate_loss(to_micro_batch(valid_iterator.next()));
         ++count;
       }
     }
@@ -262,9 +257,9 @@ TrainSummary Trainer::train() {
   summary.start_iteration = s.iteration;
   s.build_data();
   if (!cfg.logging.disable_tensorboard) s.tensorboard = std::make_unique<log::TensorBoardWriter>(s.paths.tensorboard);
-  s.logger->info("model: {} parameters ({} layers, hidden {}); global batch {} = {} micro-batches of {}; "
-                 "iterations {} -> {}",
-                 s.model.parameter_data().size(), cfg.model.num_layers, cfg.model.hidden_size,
+  s.logger->info("model: {} parameters ({} layers, hidden {}) on the {} backend; global batch {} = {} "
+                 "micro-batches of {}; iterations {} -> {}",
+                 s.engine->num_parameters(), cfg.model.num_layers, cfg.model.hidden_size, s.engine->backend_name(),
                  cfg.training.global_batch_size, cfg.training.num_micro_batches, cfg.training.micro_batch_size,
                  s.iteration, cfg.training.train_iters);
 
@@ -286,7 +281,7 @@ TrainSummary Trainer::train() {
     ++interval_iterations;
     saved_this_iteration = false;
     // The LR the scheduler holds after this update, which Megatron's line shows.
-    const double lr = s.scheduler.lr_at(s.optimizer.step_count());
+    const double lr = s.scheduler.lr_at(s.engine->optimizer_step_count());
 
     const IterationRecord record{s.iteration, step.loss, step.grad_norm, lr, step.skipped};
     summary.iterations.push_back(record);
@@ -327,16 +322,15 @@ TrainSummary Trainer::train() {
       line.grad_norm = step.grad_norm;
       line.skipped_iterations = s.skipped_iterations;
       line.nan_iterations = s.nan_iterations;
-      line.memory = host_memory_usage();
+      line.memory = s.engine->memory_usage();
       s.logger->info("{}", log::format_iteration_line(line, std::chrono::system_clock::now()));
       if (s.tensorboard) {
         const std::pair<std::string, double> iteration_loss{"lm loss", step.loss};
         auto points = log::megatron_training_scalars(line, std::span(&iteration_loss, 1),
                                                      /*log_timers_to_tensorboard=*/true);
         points.push_back({"tokens-per-second-per-gpu", line.tokens_per_second_per_gpu, s.iteration});
-        points.push_back({"mem-resident-bytes", static_cast<double>(line.memory->used_bytes), s.iteration});
-        points.push_back({"mem-activations-high-water-bytes",
-                          static_cast<double>(s.model.activation_bytes_high_water()), s.iteration});
+        points.push_back({"mem-used-bytes", static_cast<double>(line.memory->used_bytes), s.iteration});
+        points.push_back({"mem-peak-bytes", static_cast<double>(s.engine->peak_memory_bytes()), s.iteration});
         s.tensorboard->add_points(points);
       }
       progress.update(s.iteration, step.loss, line.tokens_per_second_per_gpu, seconds);
