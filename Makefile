@@ -3,6 +3,8 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CONFIG ?= examples/megatron/configs/tiny_llama-pretrain.yaml
 CMAKE_FLAGS ?=
+# OpenMP threads that spin while idle steal the cores OpenBLAS needs (2-core machines).
+export OMP_WAIT_POLICY ?= passive
 
 .PHONY: all deps configure build run test clean
 
