@@ -30,7 +30,7 @@ TEST(LogArguments, ReadsTheLastCompleteBlockWithPrefixes) {
 }
 
 TEST(LogMigration, Llama2LogMatchesTheZooAndKeepsItsValues) {
-  auto result = migrate_megatron_log(log_path("llama2_7B_pretrain.log"), fixture_options());
+  auto result = migrate_megatron_log(log_path("llama2_7B_pretrain.log"), real_zoo_options());
   EXPECT_EQ(result.model, "llama2_7B") << result.match_explanation;
   EXPECT_EQ(result.exp_name, "llama2_7B_pretrain");
   ASSERT_TRUE(result.world_size);
@@ -63,14 +63,14 @@ TEST(LogMigration, Llama2LogMatchesTheZooAndKeepsItsValues) {
 
 TEST(LogMigration, ALogWithoutArgumentsIsAClearError) {
   try {
-    migrate_megatron_log(log_path("no_arguments.log"), fixture_options());
+    migrate_megatron_log(log_path("no_arguments.log"), real_zoo_options());
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     std::string m = e.what();
     EXPECT_NE(m.find("no_arguments.log"), std::string::npos) << m;
     EXPECT_NE(m.find("no Megatron-LM argument dump"), std::string::npos) << m;
   }
-  EXPECT_THROW(migrate_megatron_log(log_path("missing.log"), fixture_options()), std::runtime_error);
+  EXPECT_THROW(migrate_megatron_log(log_path("missing.log"), real_zoo_options()), std::runtime_error);
 }
 
 }  // namespace

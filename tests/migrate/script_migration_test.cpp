@@ -14,7 +14,7 @@ std::string unmapped_text(const MigrationResult& r) {
 }
 
 TEST(ScriptMigration, Llama3EightBMatchesTheZooModelAndKeepsTrainingValues) {
-  auto result = migrate_megatron_script(script_path("train_llama3.sh"), {{"MODEL_SIZE", "8"}}, fixture_options());
+  auto result = migrate_megatron_script(script_path("train_llama3.sh"), {{"MODEL_SIZE", "8"}}, real_zoo_options());
   EXPECT_EQ(result.model, "llama3_8B") << result.match_explanation;
   EXPECT_FALSE(result.generated_model.has_value());
   EXPECT_EQ(result.entry_point, "pretrain_gpt.py");  // not the summariser launched after training
@@ -75,7 +75,7 @@ TEST(ScriptMigration, Llama3EightBMatchesTheZooModelAndKeepsTrainingValues) {
 TEST(ScriptMigration, Llama3SeventyBWithEnvironmentSettings) {
   auto result = migrate_megatron_script(script_path("train_llama3.sh"),
                                         {{"MODEL_SIZE", "70"}, {"TP", "4"}, {"PP", "2"}, {"MOCK_DATA", "0"}, {"BS", "64"}},
-                                        fixture_options());
+                                        real_zoo_options());
   EXPECT_EQ(result.model, "llama3_70B") << result.match_explanation;
   OutputDirectory dir("llama3-70");
   YAML::Node o = overrides_of(write_and_load(result, dir));
@@ -90,7 +90,7 @@ TEST(ScriptMigration, Llama3SeventyBWithEnvironmentSettings) {
 }
 
 TEST(ScriptMigration, Gpt3With175BParametersGetsAGeneratedModelFile) {
-  MigrateOptions options = fixture_options();
+  MigrateOptions options = real_zoo_options();
   options.script_arguments = {"/ckpt/gpt3", "/tb/gpt3", "/vocab/gpt2-vocab.json", "/vocab/gpt2-merges.txt", "/data/pile_text_document"};
   auto result = migrate_megatron_script(script_path("train_gpt3_175b.sh"), {}, options);
   ASSERT_TRUE(result.generated_model.has_value()) << result.match_explanation;
@@ -146,7 +146,7 @@ TEST(ScriptMigration, Gpt3With175BParametersGetsAGeneratedModelFile) {
 }
 
 TEST(ScriptMigration, MixtralMatchesTheMoeZooModel) {
-  auto result = migrate_megatron_script(script_path("train_mixtral_8x7b.sh"), {}, fixture_options());
+  auto result = migrate_megatron_script(script_path("train_mixtral_8x7b.sh"), {}, real_zoo_options());
   EXPECT_EQ(result.model, "mixtral_8x7B_v0.1") << result.match_explanation;
   EXPECT_EQ(*result.world_size, 32);
   OutputDirectory dir("mixtral");
@@ -165,7 +165,7 @@ TEST(ScriptMigration, MixtralMatchesTheMoeZooModel) {
 }
 
 TEST(ScriptMigration, ForcedModelOverridesWhatDiffers) {
-  MigrateOptions options = fixture_options();
+  MigrateOptions options = real_zoo_options();
   options.model = "llama3_70B";
   auto result = migrate_megatron_script(script_path("train_llama3.sh"), {{"MODEL_SIZE", "8"}}, options);
   EXPECT_EQ(result.model, "llama3_70B");
@@ -178,7 +178,7 @@ TEST(ScriptMigration, ForcedModelOverridesWhatDiffers) {
 
 TEST(ScriptMigration, AScriptThatFailsBeforeLaunchingGivesItsStderr) {
   try {
-    migrate_megatron_script(script_path("fails_before_launch.sh"), {}, fixture_options());
+    migrate_megatron_script(script_path("fails_before_launch.sh"), {}, real_zoo_options());
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     std::string m = e.what();
@@ -186,16 +186,16 @@ TEST(ScriptMigration, AScriptThatFailsBeforeLaunchingGivesItsStderr) {
     EXPECT_NE(m.find("dataset /no/such/dataset not found"), std::string::npos) << m;
   }
   try {
-    migrate_megatron_script(script_path("train_llama3.sh"), {{"MODEL_SIZE", "13"}}, fixture_options());
+    migrate_megatron_script(script_path("train_llama3.sh"), {{"MODEL_SIZE", "13"}}, real_zoo_options());
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("Model size not supported: 13"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(migrate_megatron_script(script_path("no_such_script.sh"), {}, fixture_options()), std::runtime_error);
+  EXPECT_THROW(migrate_megatron_script(script_path("no_such_script.sh"), {}, real_zoo_options()), std::runtime_error);
 }
 
 TEST(ScriptMigration, MissingPresetDirectoriesAreErrorsNamingThem) {
-  MigrateOptions options = fixture_options();
+  MigrateOptions options = real_zoo_options();
   options.module_dir = "/no/such/modules";
   try {
     migrate_megatron_script(script_path("train_mixtral_8x7b.sh"), {}, options);
@@ -206,7 +206,7 @@ TEST(ScriptMigration, MissingPresetDirectoriesAreErrorsNamingThem) {
 }
 
 TEST(ScriptMigration, AScriptThatRunsTooLongIsStopped) {
-  MigrateOptions options = fixture_options();
+  MigrateOptions options = real_zoo_options();
   options.timeout = std::chrono::seconds(1);
   auto start = std::chrono::steady_clock::now();
   try {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "primus/config/config_root.hpp"
 #include "primus/migrate/launch_command.hpp"
 #include "primus/migrate/log_arguments.hpp"
 #include "primus/migrate/megatron_flags.hpp"
@@ -77,14 +78,22 @@ struct ScriptSettings {
   }
 };
 
+// A preset file as the written experiment refers to it: by name where the config root finds it.
+std::string preset_reference(const fs::path& dir, const std::string& file_name, const fs::path& config_root_dir) {
+  std::error_code ignored;
+  if (fs::weakly_canonical(dir, ignored) == fs::weakly_canonical(config_root_dir, ignored)) return file_name;
+  return fs::absolute(dir / file_name).lexically_normal().string();
+}
+
 const ZooModel* find_model(const std::vector<ZooModel>& catalog, const std::string& name) {
   for (const auto& m : catalog)
     if (m.name == name) return &m;
   return nullptr;
 }
 
-GeneratedModel generate_model(const std::string& exp_name, const KeyValues& architecture, const KeyValues* base) {
-  GeneratedModel model{exp_name + "_model", {kGeneratedModelBase}, {}};
+GeneratedModel generate_model(const std::string& exp_name, const KeyValues& architecture, const KeyValues* base,
+                              const std::string& base_file) {
+  GeneratedModel model{exp_name + "_model", {base_file}, {}};
   bool moe = architecture.count("num_experts") && architecture.at("num_experts").items.front().kind != ScalarKind::Null;
   auto write = [&](const std::string& key, bool always) {
     auto it = architecture.find(key);
@@ -123,12 +132,16 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
   KeyValues model_values;
   if (match.model) {
     result.model = *match.model;
-    model_values = zoo_values(*find_model(catalog, *match.model));
+    result.model_file = preset_reference(options.zoo_dir, result.model + ".yaml", MigrateOptions::default_zoo_dir());
+    model_values = find_model(catalog, *match.model)->keys;
   } else {
     const ZooModel* base = find_model(catalog, "language_model");
-    KeyValues base_values = base ? zoo_values(*base) : KeyValues{};
-    result.generated_model = generate_model(exp_name, architecture, base ? &base_values : nullptr);
+    KeyValues base_values = base ? base->keys : KeyValues{};
+    result.generated_model =
+        generate_model(exp_name, architecture, base ? &base_values : nullptr,
+                       preset_reference(options.zoo_dir, kGeneratedModelBase, MigrateOptions::default_zoo_dir()));
     result.model = result.generated_model->name;
+    result.model_file = result.model + ".yaml";  // written next to the experiment
     model_values = base_values;
     for (const auto& [key, value] : result.generated_model->keys) model_values[key] = value;
   }
@@ -137,8 +150,9 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
   // What the experiment runs with where it says nothing: the trainer module's defaults under the model's keys.
   KeyValues preset_values;
   fs::path module_file = options.module_dir / kTrainerModule;
+  result.trainer_defaults_file = preset_reference(options.module_dir, kTrainerModule, MigrateOptions::default_module_dir());
   if (fs::is_regular_file(module_file)) {
-    preset_values = zoo_values(ZooModel{"pre_trainer", load_preset_file(module_file), false});
+    preset_values = load_preset_values(module_file);
   } else if (options.module_dir != MigrateOptions::default_module_dir()) {
     throw std::runtime_error("trainer module defaults not found: " + module_file.string());
   } else {
@@ -170,8 +184,8 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
 
 }  // namespace
 
-fs::path MigrateOptions::default_zoo_dir() { return fs::path(PRIMUS_SOURCE_DIR) / "primus/configs/models/megatron"; }
-fs::path MigrateOptions::default_module_dir() { return fs::path(PRIMUS_SOURCE_DIR) / "primus/configs/modules/megatron"; }
+fs::path MigrateOptions::default_zoo_dir() { return config::zoo_dirs().at(0); }
+fs::path MigrateOptions::default_module_dir() { return config::zoo_dirs().at(1); }
 
 MigrationResult migrate_megatron_script(const fs::path& script, const std::vector<std::pair<std::string, std::string>>& env,
                                         const MigrateOptions& options) {

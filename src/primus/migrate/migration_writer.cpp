@@ -60,8 +60,8 @@ std::string experiment_yaml(const MigrationResult& result) {
   out << YAML::Key << "modules" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "pre_trainer" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "framework" << YAML::Value << "megatron";
-  out << YAML::Key << "config" << YAML::Value << "pre_trainer.yaml";  // the module build_migration compares with
-  out << YAML::Key << "model" << YAML::Value << result.model + ".yaml";
+  out << YAML::Key << "config" << YAML::Value << result.trainer_defaults_file;  // the module build_migration compares with
+  out << YAML::Key << "model" << YAML::Value << result.model_file;
   out << YAML::Key << "overrides" << YAML::Value;
   emit_keys(out, result.overrides);
   out << YAML::EndMap << YAML::EndMap << YAML::EndMap;
