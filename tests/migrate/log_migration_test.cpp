@@ -47,8 +47,9 @@ TEST(LogMigration, Llama2LogMatchesTheZooAndKeepsItsValues) {
   EXPECT_EQ(o["data_path"][0].as<std::string>(), "/data/redpajama/rp_text_document");  // Python list repr
   EXPECT_EQ(o["split"].as<std::string>(), "969,30,1");
   EXPECT_EQ(o["attention_backend"].as<std::string>(), "auto");  // AttnBackend.auto
-  // Equal to the model (sequence_parallel True, RMSNorm) or to Megatron's default (rampup None): not repeated.
-  EXPECT_FALSE(o["sequence_parallel"]);
+  // The model (llama2_7B.yaml) does not set sequence_parallel: the log's True is kept.
+  EXPECT_TRUE(o["sequence_parallel"].as<bool>());
+  // Equal to the model (RMSNorm) or to Megatron's default (rampup None): not repeated.
   EXPECT_FALSE(o["normalization"]);
   EXPECT_FALSE(o["rampup_batch_size"]);
   EXPECT_FALSE(o["num_query_groups"]);  // 1 without GQA: one group per head, as the model

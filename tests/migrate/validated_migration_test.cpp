@@ -49,7 +49,9 @@ void expect_model(const config::ModelConfig& m, const ScriptModel& e) {
   EXPECT_EQ(m.seq_length, e.seq_length);
   EXPECT_EQ(m.max_position_embeddings, e.max_position_embeddings);
   EXPECT_EQ(m.position_embedding_type, e.position_embedding_type);
-  if (e.position_embedding_type == PositionEmbeddingType::rope) EXPECT_DOUBLE_EQ(m.rotary_base, e.rotary_base);
+  if (e.position_embedding_type == PositionEmbeddingType::rope) {
+    EXPECT_DOUBLE_EQ(m.rotary_base, e.rotary_base);
+  }
   EXPECT_EQ(m.normalization, e.normalization);
   EXPECT_EQ(m.swiglu, e.swiglu);
   EXPECT_EQ(m.untie_embeddings_and_output_weights, e.untie_embeddings_and_output_weights);
@@ -79,28 +81,28 @@ void expect_training(const config::TrainConfig& c, const ScriptTraining& e) {
   EXPECT_EQ(c.checkpoint.load, e.load);
 }
 
-// Writes the migration, checks it validates, and builds it at the launch's world size.
-config::TrainConfig migrate_and_build(const MigrationResult& result, const OutputDirectory& dir) {
-  write_migration(result, dir.path());
-  MigrationValidation validation = validate_migration(result, dir.path());
-  EXPECT_TRUE(validation.ok) << validation.error;
+// Builds the written experiment at the launch's world size, as `primus train` would with `cli_args`.
+config::TrainConfig build(const MigrationResult& result, const OutputDirectory& dir,
+                          const std::vector<std::string>& cli_args = {}) {
   config::BuildOptions options{.strict = false,
                                .world_size = static_cast<int>(result.world_size.value_or(0)),
                                .assume_minimal_world = true};
-  return config::load_train_config(experiment_path(result, dir.path()), {}, options);
+  return config::load_train_config(experiment_path(result, dir.path()), cli_args, options);
 }
 
-// Migrates a script, checks the experiment names `model`.yaml, and builds it.
+// Migrates a script, checks the experiment names `model`.yaml and validates, and builds it.
 config::TrainConfig migrate_script_and_build(const std::string& script,
                                              const std::vector<std::pair<std::string, std::string>>& env,
                                              const MigrateOptions& options, const std::string& model) {
   auto result = migrate_megatron_script(script_path(script), env, options);
   EXPECT_EQ(result.model, model) << result.match_explanation;
   OutputDirectory dir("validated-" + model);
-  config::TrainConfig built = migrate_and_build(result, dir);
+  write_migration(result, dir.path());
+  MigrationValidation validation = validate_migration(result, dir.path());
+  EXPECT_TRUE(validation.ok) << validation.error;
   EXPECT_EQ(YAML::LoadFile(experiment_path(result, dir.path()).string())["modules"]["pre_trainer"]["model"].as<std::string>(),
             model + ".yaml");
-  return built;
+  return build(result, dir);
 }
 
 // train_llama3.sh's values shared by both sizes (TP 8, PP 1, MBS 2, BS 128, 20 iterations, 8 ranks).
@@ -137,8 +139,17 @@ TEST(ValidatedMigration, Gpt3OneSeventyFiveBBuildsWithItsGeneratedModel) {
   MigrateOptions options = real_zoo_options();
   options.script_arguments = {"/ckpt/gpt3", "/tb/gpt3", "/vocab/gpt2-vocab.json", "/vocab/gpt2-merges.txt",
                               "/data/pile_text_document"};
-  // No zoo model matches: the generated train_gpt3_175b_model.yaml is the model.
-  config::TrainConfig c = migrate_script_and_build("train_gpt3_175b.sh", {}, options, "train_gpt3_175b_model");
+  auto result = migrate_megatron_script(script_path("train_gpt3_175b.sh"), {}, options);
+  EXPECT_EQ(result.model, "train_gpt3_175b_model") << result.match_explanation;  // no zoo model matches
+  OutputDirectory dir("validated-gpt3");
+  write_migration(result, dir.path());
+  // The script names GPT-2 vocabulary files but no --tokenizer-type (as Megatron-LM's own example):
+  // the config system cannot size the vocabulary, and says so.
+  MigrationValidation validation = validate_migration(result, dir.path());
+  EXPECT_FALSE(validation.ok);
+  EXPECT_NE(validation.error.find("vocab_size is not set and no tokenizer_type"), std::string::npos) << validation.error;
+  // With the user's fix given on the command line, it builds with the script's values.
+  config::TrainConfig c = build(result, dir, {"tokenizer_type=GPT2BPETokenizer"});
   // No --ffn-hidden-size: 4h; no --group-query-attention: a group per head; Megatron's LayerNorm, biases, tied embeddings.
   expect_model(c.model, {96, 12288, 4 * 12288, 96, 96, 2048, 2048, 0.0, PositionEmbeddingType::learned_absolute,
                          Normalization::LayerNorm, false, false, true, 0.006});

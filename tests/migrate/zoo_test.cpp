@@ -28,7 +28,8 @@ TEST(ZooCatalog, TheRealZooLoadsWithItsInheritanceApplied) {
   EXPECT_EQ(display_value(by_name(catalog, "llama3.1_8B").keys.at("max_position_embeddings")), "131072");
   // Which presets others extend, read from where their settings came from.
   EXPECT_FALSE(by_name(catalog, "llama3.1_8B").is_base);
-  EXPECT_FALSE(by_name(catalog, "llama3_70B").is_base);
+  EXPECT_FALSE(by_name(catalog, "llama3.3_70B").is_base);
+  EXPECT_TRUE(by_name(catalog, "llama3_70B").is_base);  // llama3.1_70B and llama3.3_70B extend it
   EXPECT_TRUE(by_name(catalog, "llama_base").is_base);
   EXPECT_TRUE(by_name(catalog, "llama3_8B").is_base);  // llama3.1_8B extends it
   EXPECT_TRUE(by_name(catalog, "language_model").is_base);

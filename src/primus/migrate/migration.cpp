@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "primus/config/config_root.hpp"
+#include "primus/config/key_spec.hpp"
 #include "primus/migrate/launch_command.hpp"
 #include "primus/migrate/log_arguments.hpp"
 #include "primus/migrate/megatron_flags.hpp"
@@ -49,6 +50,15 @@ bool same_setting(const std::string& key, const ArgValue& a, const ArgValue& b) 
   return same_value(normalized(a), normalized(b));
 }
 
+// A one-item list where Primus's schema wants a scalar (Megatron-LM's nargs='+' for
+// --moe-aux-loss-coeff 1e-2) is written as that item.
+ArgValue as_config_type(const std::string& key, const ArgValue& value) {
+  const config::KeySpec* spec = config::find_key_spec(key);
+  bool scalar_key = spec && spec->type != config::KeyType::List && spec->type != config::KeyType::Any;
+  if (scalar_key && value.is_list && value.items.size() == 1) return scalar_value(value.items.front());
+  return value;
+}
+
 bool is_architecture_key(const std::string& key) {
   const auto& keys = architecture_keys();
   return std::find(keys.begin(), keys.end(), key) != keys.end();
@@ -74,7 +84,12 @@ struct ScriptSettings {
     for (const auto& key : inputs)
       if (auto v = effective(key)) keys[key] = *v;
     keys["model_type"] = scalar_value({ScalarKind::String, model_type});
-    return canonical_architecture(keys);
+    keys = canonical_architecture(keys);
+    // Left unset, Megatron-LM takes the vocabulary from the tokenizer: a preset's vocab_size is not a difference.
+    if (auto it = keys.find("vocab_size"); it != keys.end() && !it->second.is_list &&
+                                           it->second.items.front().kind == ScalarKind::Null)
+      keys.erase(it);
+    return keys;
   }
 };
 
@@ -171,7 +186,8 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
   // Keys the presets set that the script left alone: pin what the script ran with.
   for (const auto& [key, model_value] : preset_values) {
     if (settings.explicit_keys.count(key) || !find_megatron_flag_by_dest(key)) continue;
-    std::optional<ArgValue> ran = is_architecture_key(key) && architecture.count(key) ? architecture.at(key) : settings.effective(key);
+    if (is_architecture_key(key) && !architecture.count(key)) continue;  // not known from the script (vocab_size)
+    std::optional<ArgValue> ran = is_architecture_key(key) ? architecture.at(key) : settings.effective(key);
     if (!ran) continue;
     const ArgValue& theirs = is_architecture_key(key) && model_architecture.count(key) ? model_architecture.at(key) : model_value;
     if (!same_setting(key, *ran, theirs)) {
@@ -179,6 +195,9 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
       result.pinned_defaults.push_back(key);
     }
   }
+  for (auto& [key, value] : result.overrides) value = as_config_type(key, value);
+  if (result.generated_model)
+    for (auto& [key, value] : result.generated_model->keys) value = as_config_type(key, value);
   return result;
 }
 
