@@ -30,7 +30,7 @@ TEST(LogArguments, ReadsTheLastCompleteBlockWithPrefixes) {
 }
 
 TEST(LogMigration, Llama2LogMatchesTheZooAndKeepsItsValues) {
-  auto result = migrate_megatron_log(log_path("llama2_7B_pretrain.log"), fixture_options());
+  auto result = migrate_megatron_log(log_path("llama2_7B_pretrain.log"), real_zoo_options());
   EXPECT_EQ(result.model, "llama2_7B") << result.match_explanation;
   EXPECT_EQ(result.exp_name, "llama2_7B_pretrain");
   ASSERT_TRUE(result.world_size);
@@ -47,8 +47,9 @@ TEST(LogMigration, Llama2LogMatchesTheZooAndKeepsItsValues) {
   EXPECT_EQ(o["data_path"][0].as<std::string>(), "/data/redpajama/rp_text_document");  // Python list repr
   EXPECT_EQ(o["split"].as<std::string>(), "969,30,1");
   EXPECT_EQ(o["attention_backend"].as<std::string>(), "auto");  // AttnBackend.auto
-  // Equal to the model (sequence_parallel True, RMSNorm) or to Megatron's default (rampup None): not repeated.
-  EXPECT_FALSE(o["sequence_parallel"]);
+  // The model (llama2_7B.yaml) does not set sequence_parallel: the log's True is kept.
+  EXPECT_TRUE(o["sequence_parallel"].as<bool>());
+  // Equal to the model (RMSNorm) or to Megatron's default (rampup None): not repeated.
   EXPECT_FALSE(o["normalization"]);
   EXPECT_FALSE(o["rampup_batch_size"]);
   EXPECT_FALSE(o["num_query_groups"]);  // 1 without GQA: one group per head, as the model
@@ -63,14 +64,14 @@ TEST(LogMigration, Llama2LogMatchesTheZooAndKeepsItsValues) {
 
 TEST(LogMigration, ALogWithoutArgumentsIsAClearError) {
   try {
-    migrate_megatron_log(log_path("no_arguments.log"), fixture_options());
+    migrate_megatron_log(log_path("no_arguments.log"), real_zoo_options());
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     std::string m = e.what();
     EXPECT_NE(m.find("no_arguments.log"), std::string::npos) << m;
     EXPECT_NE(m.find("no Megatron-LM argument dump"), std::string::npos) << m;
   }
-  EXPECT_THROW(migrate_megatron_log(log_path("missing.log"), fixture_options()), std::runtime_error);
+  EXPECT_THROW(migrate_megatron_log(log_path("missing.log"), real_zoo_options()), std::runtime_error);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Shared by the migrate tests: fixture paths, a scratch output directory, and
+// Shared by the migrate tests: script paths, the real zoo's options, a scratch output directory, and
 // reading a written migration back with yaml-cpp.
 #pragma once
 
@@ -15,15 +15,9 @@ namespace primus::migrate::testing {
 
 inline std::filesystem::path migrate_dir() { return std::filesystem::path(PRIMUS_TEST_DATA_DIR) / "migrate"; }
 inline std::filesystem::path script_path(const std::string& name) { return migrate_dir() / "scripts" / name; }
-inline std::filesystem::path fixture_zoo() { return migrate_dir() / "fixtures" / "zoo"; }
-inline std::filesystem::path fixture_modules() { return migrate_dir() / "fixtures" / "modules"; }
 
-inline MigrateOptions fixture_options() {
-  MigrateOptions options;
-  options.zoo_dir = fixture_zoo();
-  options.module_dir = fixture_modules();
-  return options;
-}
+// The real zoo and trainer defaults, found through the config root (PRIMUS_CONFIG_ROOT, else the source tree).
+inline MigrateOptions real_zoo_options() { return MigrateOptions{}; }
 
 // A fresh directory under the system temp dir, removed at scope end.
 class OutputDirectory {

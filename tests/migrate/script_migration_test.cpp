@@ -14,7 +14,7 @@ std::string unmapped_text(const MigrationResult& r) {
 }
 
 TEST(ScriptMigration, Llama3EightBMatchesTheZooModelAndKeepsTrainingValues) {
-  auto result = migrate_megatron_script(script_path("train_llama3.sh"), {{"MODEL_SIZE", "8"}}, fixture_options());
+  auto result = migrate_megatron_script(script_path("train_llama3.sh"), {{"MODEL_SIZE", "8"}}, real_zoo_options());
   EXPECT_EQ(result.model, "llama3_8B") << result.match_explanation;
   EXPECT_FALSE(result.generated_model.has_value());
   EXPECT_EQ(result.entry_point, "pretrain_gpt.py");  // not the summariser launched after training
@@ -46,21 +46,22 @@ TEST(ScriptMigration, Llama3EightBMatchesTheZooModelAndKeepsTrainingValues) {
   EXPECT_TRUE(o["mock_data"].as<bool>());
   EXPECT_TRUE(o["use_distributed_optimizer"].as<bool>());
   EXPECT_TRUE(o["use_flash_attn"].as<bool>());  // set by the script: kept although pre_trainer.yaml agrees
-  EXPECT_FALSE(o["finetune"].as<bool>());        // pre_trainer.yaml's true pinned to Megatron-LM's false
+  EXPECT_FALSE(o["finetune"]);                   // pre_trainer.yaml's false agrees with Megatron-LM's default
   EXPECT_EQ(o["save"].as<std::string>(), "experiment/ckpts");
   EXPECT_EQ(o["distributed_backend"].as<std::string>(), "nccl");
   // --no-X flags the model sets otherwise.
   EXPECT_FALSE(o["bias_swiglu_fusion"].as<bool>());
   EXPECT_FALSE(o["apply_rope_fusion"].as<bool>());
-  // Values the model already has are not repeated: pp 1, RMSNorm, --no-masked-softmax-fusion (llama3_base: false).
-  EXPECT_FALSE(o["pipeline_model_parallel_size"]);
+  // What the script sets that the model does not is written, even where the trainer defaults agree (pp 1) ...
+  EXPECT_EQ(o["pipeline_model_parallel_size"].as<int>(), 1);
+  // ... but values the model already has are not repeated: RMSNorm, 32 layers.
   EXPECT_FALSE(o["normalization"]);
   EXPECT_FALSE(o["num_layers"]);
-  EXPECT_FALSE(o["masked_softmax_fusion"]);
+  EXPECT_FALSE(o["masked_softmax_fusion"].as<bool>());  // --no-masked-softmax-fusion; the presets leave it on
   EXPECT_FALSE(o["max_position_embeddings"]);  // 8192 == llama3_8B's
-  // llama_base sets attention_softmax_in_fp32: true; the script ran with Megatron's default (false).
-  EXPECT_FALSE(o["attention_softmax_in_fp32"].as<bool>());
-  EXPECT_NE(std::find(result.pinned_defaults.begin(), result.pinned_defaults.end(), "attention_softmax_in_fp32"),
+  // trainer_base.yaml sets num_workers: 8; the script ran with Megatron's default (2).
+  EXPECT_EQ(o["num_workers"].as<int>(), 2);
+  EXPECT_NE(std::find(result.pinned_defaults.begin(), result.pinned_defaults.end(), "num_workers"),
             result.pinned_defaults.end());
   // The deliberately unknown flag is reported, in the result and at the end of the YAML.
   ASSERT_EQ(result.unmapped.size(), 1u) << unmapped_text(result);
@@ -75,7 +76,7 @@ TEST(ScriptMigration, Llama3EightBMatchesTheZooModelAndKeepsTrainingValues) {
 TEST(ScriptMigration, Llama3SeventyBWithEnvironmentSettings) {
   auto result = migrate_megatron_script(script_path("train_llama3.sh"),
                                         {{"MODEL_SIZE", "70"}, {"TP", "4"}, {"PP", "2"}, {"MOCK_DATA", "0"}, {"BS", "64"}},
-                                        fixture_options());
+                                        real_zoo_options());
   EXPECT_EQ(result.model, "llama3_70B") << result.match_explanation;
   OutputDirectory dir("llama3-70");
   YAML::Node o = overrides_of(write_and_load(result, dir));
@@ -90,7 +91,7 @@ TEST(ScriptMigration, Llama3SeventyBWithEnvironmentSettings) {
 }
 
 TEST(ScriptMigration, Gpt3With175BParametersGetsAGeneratedModelFile) {
-  MigrateOptions options = fixture_options();
+  MigrateOptions options = real_zoo_options();
   options.script_arguments = {"/ckpt/gpt3", "/tb/gpt3", "/vocab/gpt2-vocab.json", "/vocab/gpt2-merges.txt", "/data/pile_text_document"};
   auto result = migrate_megatron_script(script_path("train_gpt3_175b.sh"), {}, options);
   ASSERT_TRUE(result.generated_model.has_value()) << result.match_explanation;
@@ -134,7 +135,7 @@ TEST(ScriptMigration, Gpt3With175BParametersGetsAGeneratedModelFile) {
   // language_model.yaml turns sequence parallelism on; the script never asked for it.
   EXPECT_FALSE(o["sequence_parallel"].as<bool>());
   // pre_trainer.yaml's defaults that differ from Megatron-LM's are pinned too ...
-  EXPECT_FALSE(o["finetune"].as<bool>());
+  EXPECT_EQ(o["num_workers"].as<int>(), 2);
   EXPECT_FALSE(o["use_flash_attn"].as<bool>());
   EXPECT_DOUBLE_EQ(o["weight_decay"].as<double>(), 0.1);  // (set by the script)
   // ... but not those equal to Megatron-LM's (adam_eps 1e-08), nor Primus-only keys.
@@ -146,7 +147,7 @@ TEST(ScriptMigration, Gpt3With175BParametersGetsAGeneratedModelFile) {
 }
 
 TEST(ScriptMigration, MixtralMatchesTheMoeZooModel) {
-  auto result = migrate_megatron_script(script_path("train_mixtral_8x7b.sh"), {}, fixture_options());
+  auto result = migrate_megatron_script(script_path("train_mixtral_8x7b.sh"), {}, real_zoo_options());
   EXPECT_EQ(result.model, "mixtral_8x7B_v0.1") << result.match_explanation;
   EXPECT_EQ(*result.world_size, 32);
   OutputDirectory dir("mixtral");
@@ -154,18 +155,19 @@ TEST(ScriptMigration, MixtralMatchesTheMoeZooModel) {
   EXPECT_EQ(o["expert_model_parallel_size"].as<int>(), 8);
   EXPECT_EQ(o["pipeline_model_parallel_size"].as<int>(), 4);
   EXPECT_EQ(o["global_batch_size"].as<int>(), 256);
-  EXPECT_EQ(o["max_position_embeddings"].as<int>(), 32768);  // the zoo model says 4096
+  EXPECT_FALSE(o["max_position_embeddings"]);  // 32768, as the zoo model
+  EXPECT_DOUBLE_EQ(o["moe_aux_loss_coeff"].as<double>(), 0.01);  // nargs='+' in Megatron-LM, a number in Primus
   EXPECT_EQ(o["tokenizer_type"].as<std::string>(), "Llama2Tokenizer");
   EXPECT_FALSE(o["add_position_embedding"].as<bool>());  // --no-position-embedding
   EXPECT_TRUE(o["no_load_optim"].as<bool>());
   EXPECT_TRUE(o["deprecated_use_mcore_models"].as<bool>());
   EXPECT_FALSE(o["num_experts"]);       // 8, as the model
-  EXPECT_FALSE(o["moe_grouped_gemm"]);  // true, as the model
+  EXPECT_TRUE(o["moe_grouped_gemm"].as<bool>());  // the zoo model does not set it
   EXPECT_TRUE(result.unmapped.empty()) << unmapped_text(result);
 }
 
 TEST(ScriptMigration, ForcedModelOverridesWhatDiffers) {
-  MigrateOptions options = fixture_options();
+  MigrateOptions options = real_zoo_options();
   options.model = "llama3_70B";
   auto result = migrate_megatron_script(script_path("train_llama3.sh"), {{"MODEL_SIZE", "8"}}, options);
   EXPECT_EQ(result.model, "llama3_70B");
@@ -178,7 +180,7 @@ TEST(ScriptMigration, ForcedModelOverridesWhatDiffers) {
 
 TEST(ScriptMigration, AScriptThatFailsBeforeLaunchingGivesItsStderr) {
   try {
-    migrate_megatron_script(script_path("fails_before_launch.sh"), {}, fixture_options());
+    migrate_megatron_script(script_path("fails_before_launch.sh"), {}, real_zoo_options());
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     std::string m = e.what();
@@ -186,16 +188,16 @@ TEST(ScriptMigration, AScriptThatFailsBeforeLaunchingGivesItsStderr) {
     EXPECT_NE(m.find("dataset /no/such/dataset not found"), std::string::npos) << m;
   }
   try {
-    migrate_megatron_script(script_path("train_llama3.sh"), {{"MODEL_SIZE", "13"}}, fixture_options());
+    migrate_megatron_script(script_path("train_llama3.sh"), {{"MODEL_SIZE", "13"}}, real_zoo_options());
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("Model size not supported: 13"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(migrate_megatron_script(script_path("no_such_script.sh"), {}, fixture_options()), std::runtime_error);
+  EXPECT_THROW(migrate_megatron_script(script_path("no_such_script.sh"), {}, real_zoo_options()), std::runtime_error);
 }
 
 TEST(ScriptMigration, MissingPresetDirectoriesAreErrorsNamingThem) {
-  MigrateOptions options = fixture_options();
+  MigrateOptions options = real_zoo_options();
   options.module_dir = "/no/such/modules";
   try {
     migrate_megatron_script(script_path("train_mixtral_8x7b.sh"), {}, options);
@@ -206,7 +208,7 @@ TEST(ScriptMigration, MissingPresetDirectoriesAreErrorsNamingThem) {
 }
 
 TEST(ScriptMigration, AScriptThatRunsTooLongIsStopped) {
-  MigrateOptions options = fixture_options();
+  MigrateOptions options = real_zoo_options();
   options.timeout = std::chrono::seconds(1);
   auto start = std::chrono::steady_clock::now();
   try {

@@ -1,4 +1,4 @@
-// Reading the zoo (extends:/bases: chains) and choosing the matching preset.
+// Reading the zoo through the config loader and choosing the matching preset.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -17,17 +17,37 @@ const ZooModel& by_name(const std::vector<ZooModel>& catalog, const std::string&
   throw std::runtime_error("no " + name);
 }
 
-TEST(ZooCatalog, FollowsExtendsAndBasesWithTheFilesOwnKeysWinning) {
-  auto catalog = load_zoo_catalog(fixture_zoo());
-  const ZooModel& llama3 = by_name(catalog, "llama3_8B");  // extends llama3_base (bases: llama_base) ...
-  EXPECT_EQ(llama3.keys.at("num_layers"), "32");            // own key over language_model's 24
-  EXPECT_EQ(llama3.keys.at("rotary_base"), "500000");       // llama3_base over llama_base's 10000
-  EXPECT_EQ(llama3.keys.at("normalization"), "RMSNorm");    // llama_base over language_model
-  EXPECT_EQ(llama3.keys.at("sequence_parallel"), "true");   // from language_model
+TEST(ZooCatalog, TheRealZooLoadsWithItsInheritanceApplied) {
+  auto catalog = load_zoo_catalog(MigrateOptions::default_zoo_dir());
+  const ZooModel& llama3 = by_name(catalog, "llama3_8B");  // extends llama3_base, llama_base, language_model
+  EXPECT_EQ(display_value(llama3.keys.at("num_layers")), "32");          // own key over language_model's 24
+  EXPECT_EQ(display_value(llama3.keys.at("rotary_base")), "500000");     // llama3_base over llama_base's 10000
+  EXPECT_EQ(display_value(llama3.keys.at("normalization")), "RMSNorm");  // llama_base over language_model's LayerNorm
+  EXPECT_EQ(llama3.keys.at("normalization").items.front().kind, ScalarKind::String);
+  EXPECT_EQ(llama3.keys.at("num_layers").items.front().kind, ScalarKind::Int);
+  EXPECT_EQ(display_value(by_name(catalog, "llama3.1_8B").keys.at("max_position_embeddings")), "131072");
+  // Which presets others extend, read from where their settings came from.
   EXPECT_FALSE(by_name(catalog, "llama3.1_8B").is_base);
+  EXPECT_FALSE(by_name(catalog, "llama3.3_70B").is_base);
+  EXPECT_TRUE(by_name(catalog, "llama3_70B").is_base);  // llama3.1_70B and llama3.3_70B extend it
   EXPECT_TRUE(by_name(catalog, "llama_base").is_base);
   EXPECT_TRUE(by_name(catalog, "llama3_8B").is_base);  // llama3.1_8B extends it
   EXPECT_TRUE(by_name(catalog, "language_model").is_base);
+}
+
+TEST(ZooCatalog, ConfigValuesBecomeMigrationValues) {
+  config::Value list = config::Value::empty_list();
+  list.list = {config::Value::string("a"), config::Value::integer(3), config::Value::null()};
+  ArgValue converted = value_from_config(list);
+  ASSERT_TRUE(converted.is_list);
+  ASSERT_EQ(converted.items.size(), 3u);
+  EXPECT_EQ(converted.items[0].kind, ScalarKind::String);
+  EXPECT_EQ(converted.items[1].text, "3");
+  EXPECT_EQ(converted.items[2].kind, ScalarKind::Null);
+  EXPECT_EQ(value_from_config(config::Value::floating(1e-5)).items.front().kind, ScalarKind::Float);
+  EXPECT_EQ(display_value(value_from_config(config::Value::boolean(true))), "true");
+  // A string that looks like a number stays a string (it was quoted in the YAML).
+  EXPECT_EQ(value_from_config(config::Value::string("8")).items.front().kind, ScalarKind::String);
 }
 
 TEST(ZooCatalog, MissingBasesAndCyclesAreErrorsNamingTheFile) {
@@ -71,7 +91,7 @@ TEST(ZooMatching, CanonicalFormDerivesWhatMegatronDerives) {
 }
 
 TEST(ZooMatching, PrefersTheCandidateNeedingFewerOverridesAndExplainsMisses) {
-  auto catalog = load_zoo_catalog(fixture_zoo());
+  auto catalog = load_zoo_catalog(MigrateOptions::default_zoo_dir());
   KeyValues llama3 = canonical_architecture(values({{"num_layers", "32"}, {"hidden_size", "4096"}, {"ffn_hidden_size", "14336"},
       {"num_attention_heads", "32"}, {"group_query_attention", "true"}, {"num_query_groups", "8"},
       {"normalization", "RMSNorm"}, {"swiglu", "true"}, {"add_bias_linear", "false"}, {"position_embedding_type", "rope"},

@@ -5,6 +5,7 @@
 
 #include "primus/cli/commands.hpp"
 #include "primus/migrate/migration.hpp"
+#include "primus/migrate/migration_validation.hpp"
 #include "primus/migrate/migration_writer.hpp"
 
 namespace primus::cli {
@@ -52,6 +53,12 @@ void run_migrate_megatron(const MigrateMegatronArgs& args) {
   std::cout << migrate::migration_report(result);
   std::cout << "wrote " << migrate::experiment_path(result, args.out_dir).string() << "\n";
   if (result.generated_model) std::cout << "wrote " << (std::filesystem::path(args.out_dir) / (result.generated_model->name + ".yaml")).string() << "\n";
+  // The files stay written either way: the user fixes what the config system rejects.
+  const migrate::MigrationValidation validation = migrate::validate_migration(result, args.out_dir);
+  std::cout << migrate::validation_report(validation);
+  if (!validation.ok)
+    throw std::runtime_error("the migrated experiment " + migrate::experiment_path(result, args.out_dir).string() +
+                             " does not validate; edit it and check it with `primus config validate`");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "primus/config/config_root.hpp"
+#include "primus/config/key_spec.hpp"
 #include "primus/migrate/launch_command.hpp"
 #include "primus/migrate/log_arguments.hpp"
 #include "primus/migrate/megatron_flags.hpp"
@@ -48,6 +50,15 @@ bool same_setting(const std::string& key, const ArgValue& a, const ArgValue& b) 
   return same_value(normalized(a), normalized(b));
 }
 
+// A one-item list where Primus's schema wants a scalar (Megatron-LM's nargs='+' for
+// --moe-aux-loss-coeff 1e-2) is written as that item.
+ArgValue as_config_type(const std::string& key, const ArgValue& value) {
+  const config::KeySpec* spec = config::find_key_spec(key);
+  bool scalar_key = spec && spec->type != config::KeyType::List && spec->type != config::KeyType::Any;
+  if (scalar_key && value.is_list && value.items.size() == 1) return scalar_value(value.items.front());
+  return value;
+}
+
 bool is_architecture_key(const std::string& key) {
   const auto& keys = architecture_keys();
   return std::find(keys.begin(), keys.end(), key) != keys.end();
@@ -73,9 +84,21 @@ struct ScriptSettings {
     for (const auto& key : inputs)
       if (auto v = effective(key)) keys[key] = *v;
     keys["model_type"] = scalar_value({ScalarKind::String, model_type});
-    return canonical_architecture(keys);
+    keys = canonical_architecture(keys);
+    // Left unset, Megatron-LM takes the vocabulary from the tokenizer: a preset's vocab_size is not a difference.
+    if (auto it = keys.find("vocab_size"); it != keys.end() && !it->second.is_list &&
+                                           it->second.items.front().kind == ScalarKind::Null)
+      keys.erase(it);
+    return keys;
   }
 };
+
+// A preset file as the written experiment refers to it: by name where the config root finds it.
+std::string preset_reference(const fs::path& dir, const std::string& file_name, const fs::path& config_root_dir) {
+  std::error_code ignored;
+  if (fs::weakly_canonical(dir, ignored) == fs::weakly_canonical(config_root_dir, ignored)) return file_name;
+  return fs::absolute(dir / file_name).lexically_normal().string();
+}
 
 const ZooModel* find_model(const std::vector<ZooModel>& catalog, const std::string& name) {
   for (const auto& m : catalog)
@@ -83,8 +106,9 @@ const ZooModel* find_model(const std::vector<ZooModel>& catalog, const std::stri
   return nullptr;
 }
 
-GeneratedModel generate_model(const std::string& exp_name, const KeyValues& architecture, const KeyValues* base) {
-  GeneratedModel model{exp_name + "_model", {kGeneratedModelBase}, {}};
+GeneratedModel generate_model(const std::string& exp_name, const KeyValues& architecture, const KeyValues* base,
+                              const std::string& base_file) {
+  GeneratedModel model{exp_name + "_model", {base_file}, {}};
   bool moe = architecture.count("num_experts") && architecture.at("num_experts").items.front().kind != ScalarKind::Null;
   auto write = [&](const std::string& key, bool always) {
     auto it = architecture.find(key);
@@ -123,12 +147,16 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
   KeyValues model_values;
   if (match.model) {
     result.model = *match.model;
-    model_values = zoo_values(*find_model(catalog, *match.model));
+    result.model_file = preset_reference(options.zoo_dir, result.model + ".yaml", MigrateOptions::default_zoo_dir());
+    model_values = find_model(catalog, *match.model)->keys;
   } else {
     const ZooModel* base = find_model(catalog, "language_model");
-    KeyValues base_values = base ? zoo_values(*base) : KeyValues{};
-    result.generated_model = generate_model(exp_name, architecture, base ? &base_values : nullptr);
+    KeyValues base_values = base ? base->keys : KeyValues{};
+    result.generated_model =
+        generate_model(exp_name, architecture, base ? &base_values : nullptr,
+                       preset_reference(options.zoo_dir, kGeneratedModelBase, MigrateOptions::default_zoo_dir()));
     result.model = result.generated_model->name;
+    result.model_file = result.model + ".yaml";  // written next to the experiment
     model_values = base_values;
     for (const auto& [key, value] : result.generated_model->keys) model_values[key] = value;
   }
@@ -137,8 +165,9 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
   // What the experiment runs with where it says nothing: the trainer module's defaults under the model's keys.
   KeyValues preset_values;
   fs::path module_file = options.module_dir / kTrainerModule;
+  result.trainer_defaults_file = preset_reference(options.module_dir, kTrainerModule, MigrateOptions::default_module_dir());
   if (fs::is_regular_file(module_file)) {
-    preset_values = zoo_values(ZooModel{"pre_trainer", load_preset_file(module_file), false});
+    preset_values = load_preset_values(module_file);
   } else if (options.module_dir != MigrateOptions::default_module_dir()) {
     throw std::runtime_error("trainer module defaults not found: " + module_file.string());
   } else {
@@ -157,7 +186,8 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
   // Keys the presets set that the script left alone: pin what the script ran with.
   for (const auto& [key, model_value] : preset_values) {
     if (settings.explicit_keys.count(key) || !find_megatron_flag_by_dest(key)) continue;
-    std::optional<ArgValue> ran = is_architecture_key(key) && architecture.count(key) ? architecture.at(key) : settings.effective(key);
+    if (is_architecture_key(key) && !architecture.count(key)) continue;  // not known from the script (vocab_size)
+    std::optional<ArgValue> ran = is_architecture_key(key) ? architecture.at(key) : settings.effective(key);
     if (!ran) continue;
     const ArgValue& theirs = is_architecture_key(key) && model_architecture.count(key) ? model_architecture.at(key) : model_value;
     if (!same_setting(key, *ran, theirs)) {
@@ -165,13 +195,16 @@ MigrationResult build_migration(const std::string& source, const std::string& ex
       result.pinned_defaults.push_back(key);
     }
   }
+  for (auto& [key, value] : result.overrides) value = as_config_type(key, value);
+  if (result.generated_model)
+    for (auto& [key, value] : result.generated_model->keys) value = as_config_type(key, value);
   return result;
 }
 
 }  // namespace
 
-fs::path MigrateOptions::default_zoo_dir() { return fs::path(PRIMUS_SOURCE_DIR) / "primus/configs/models/megatron"; }
-fs::path MigrateOptions::default_module_dir() { return fs::path(PRIMUS_SOURCE_DIR) / "primus/configs/modules/megatron"; }
+fs::path MigrateOptions::default_zoo_dir() { return config::zoo_dirs().at(0); }
+fs::path MigrateOptions::default_module_dir() { return config::zoo_dirs().at(1); }
 
 MigrationResult migrate_megatron_script(const fs::path& script, const std::vector<std::pair<std::string, std::string>>& env,
                                         const MigrateOptions& options) {

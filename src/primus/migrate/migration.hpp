@@ -16,15 +16,16 @@
 namespace primus::migrate {
 
 struct MigrateOptions {
-  std::filesystem::path zoo_dir = default_zoo_dir();  // model presets to match
+  std::filesystem::path zoo_dir = default_zoo_dir();        // model presets to match
   std::filesystem::path module_dir = default_module_dir();  // holds pre_trainer.yaml, the trainer's defaults
   std::optional<std::string> model;                   // force this zoo model (--model)
   std::optional<std::string> exp_name;                // default: the script's or log's file stem
   std::vector<std::string> script_arguments;          // $1 $2 ... for the script
   std::chrono::seconds timeout{60};                   // the script's run
 
-  static std::filesystem::path default_zoo_dir();     // <source>/primus/configs/models/megatron
-  static std::filesystem::path default_module_dir();  // <source>/primus/configs/modules/megatron
+  // The config root's folders (config::zoo_dirs()): <root>/primus/configs/{models,modules}/megatron.
+  static std::filesystem::path default_zoo_dir();
+  static std::filesystem::path default_module_dir();
 };
 
 // A model preset written next to the experiment when no zoo model matches.
@@ -38,6 +39,10 @@ struct MigrationResult {
   std::string source;    // the script or log migrated
   std::string exp_name;
   std::string model;     // zoo model or generated model name (no .yaml)
+  // How the experiment names its model and trainer defaults: the bare file name when the
+  // config root finds it (or it is written next to the experiment), else its absolute path.
+  std::string model_file;
+  std::string trainer_defaults_file;
   std::optional<GeneratedModel> generated_model;
   std::string match_explanation;
   KeyValues overrides;                      // what differs from the model

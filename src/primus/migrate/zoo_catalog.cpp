@@ -1,77 +1,48 @@
-// Reads the model zoo for matching (see zoo_catalog.hpp).
+// Reads the model zoo for matching through the config loader (see zoo_catalog.hpp).
 #include "primus/migrate/zoo_catalog.hpp"
 
-#include <yaml-cpp/yaml.h>
-
+#include <algorithm>
 #include <set>
 #include <stdexcept>
+
+#include "primus/config/experiment.hpp"
 
 namespace primus::migrate {
 namespace fs = std::filesystem;
 namespace {
 
-std::string node_text(const YAML::Node& node) {
-  if (node.IsNull()) return "null";
-  if (node.IsScalar()) return node.Scalar();
-  YAML::Emitter out;
-  out << YAML::Flow << node;
-  return out.c_str();
-}
-
-std::vector<std::string> base_names(const YAML::Node& root, const fs::path& file) {
-  std::vector<std::string> names;
-  for (const char* key : {"bases", "extends"}) {
-    YAML::Node list = root[key];
-    if (!list) continue;
-    if (list.IsScalar()) {
-      names.push_back(list.Scalar());
-    } else if (list.IsSequence()) {
-      for (const auto& item : list) names.push_back(item.as<std::string>());
-    } else {
-      throw std::runtime_error(file.string() + ": '" + key + "' must be a file name or a list of them");
-    }
-  }
-  return names;
-}
-
-YAML::Node load_file(const fs::path& file) {
-  try {
-    YAML::Node root = YAML::LoadFile(file.string());
-    if (!root.IsNull() && !root.IsMap()) throw std::runtime_error(file.string() + ": a model preset must be a mapping");
-    return root;
-  } catch (const YAML::Exception& e) {
-    throw std::runtime_error(file.string() + ": invalid YAML: " + e.what());
+Scalar scalar_from_config(const config::Value& value) {
+  switch (value.kind) {
+    case config::ValueKind::Null: return null_scalar();
+    case config::ValueKind::Bool: return bool_scalar(value.bool_value);
+    case config::ValueKind::Int: return {ScalarKind::Int, std::to_string(value.int_value)};
+    case config::ValueKind::Float: return {ScalarKind::Float, format_float(value.float_value)};
+    case config::ValueKind::String: return {ScalarKind::String, value.string_value};
+    default: return {ScalarKind::String, config::to_flow_yaml(value)};
   }
 }
 
-void resolve(const fs::path& file, std::vector<std::string>& chain, std::map<std::string, std::string>& keys) {
-  std::string name = fs::weakly_canonical(file).string();
-  for (const auto& seen : chain)
-    if (seen == name) throw std::runtime_error(file.string() + ": inheritance cycle through " + file.filename().string());
-  chain.push_back(name);
-  YAML::Node root = load_file(file);
-  for (const auto& base : base_names(root, file)) {
-    fs::path base_file = file.parent_path() / base;
-    if (!fs::exists(base_file))
-      throw std::runtime_error(file.string() + ": base '" + base + "' not found in " + file.parent_path().string());
-    resolve(base_file, chain, keys);
-  }
-  for (const auto& entry : root) {
-    std::string key = entry.first.as<std::string>();
-    if (key != "bases" && key != "extends") keys[key] = node_text(entry.second);
-  }
-  chain.pop_back();
+std::string canonical_name(const fs::path& file) {
+  std::error_code ignored;
+  return fs::weakly_canonical(file, ignored).string();
 }
 
 }  // namespace
 
-std::map<std::string, std::string> load_preset_file(const fs::path& file) {
-  if (!fs::is_regular_file(file)) throw std::runtime_error("preset not found: " + file.string());
-  std::map<std::string, std::string> keys;
-  std::vector<std::string> chain;
-  resolve(file, chain, keys);
-  return keys;
+ArgValue value_from_config(const config::Value& value) {
+  if (!value.is_list()) return scalar_value(scalar_from_config(value));
+  ArgValue list{true, {}};
+  for (const auto& item : value.list) list.items.push_back(scalar_from_config(item));
+  return list;
 }
+
+KeyValues values_from_settings(const config::FlatSettings& settings) {
+  KeyValues values;
+  for (const auto& [key, setting] : settings) values[key] = value_from_config(setting.value);
+  return values;
+}
+
+KeyValues load_preset_values(const fs::path& file) { return values_from_settings(config::load_model_preset(file.string())); }
 
 std::vector<ZooModel> load_zoo_catalog(const fs::path& zoo_dir) {
   if (!fs::is_directory(zoo_dir)) throw std::runtime_error("model zoo directory not found: " + zoo_dir.string());
@@ -79,13 +50,17 @@ std::vector<ZooModel> load_zoo_catalog(const fs::path& zoo_dir) {
   for (const auto& entry : fs::directory_iterator(zoo_dir))
     if (entry.is_regular_file() && entry.path().extension() == ".yaml") files.push_back(entry.path());
   std::sort(files.begin(), files.end());
-  std::set<std::string> bases;
   std::vector<ZooModel> catalog;
+  std::set<std::string> bases;  // files whose settings another preset inherited (seen in its settings' history)
   for (const auto& file : files) {
-    for (const auto& base : base_names(load_file(file), file)) bases.insert(base);
-    catalog.push_back(ZooModel{file.stem().string(), load_preset_file(file), false});
+    config::FlatSettings settings = config::load_model_preset(file.string());
+    const std::string own = canonical_name(file);
+    for (const auto& [key, setting] : settings)
+      for (const auto& where : setting.history)
+        if (std::string from = canonical_name(where.file); from != own) bases.insert(from);
+    catalog.push_back(ZooModel{file.stem().string(), values_from_settings(settings), false});
   }
-  for (auto& model : catalog) model.is_base = bases.count(model.name + ".yaml") > 0;
+  for (size_t i = 0; i < files.size(); ++i) catalog[i].is_base = bases.count(canonical_name(files[i])) > 0;
   return catalog;
 }
 

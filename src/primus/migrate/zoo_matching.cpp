@@ -1,8 +1,6 @@
 // Matches a script's architecture against the zoo (see zoo_matching.hpp).
 #include "primus/migrate/zoo_matching.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <array>
 #include <stdexcept>
@@ -32,13 +30,6 @@ bool is_unset(const KeyValues& keys, const std::string& key) {
 constexpr std::array<const char*, 3> kCoreKeys = {"num_layers", "hidden_size", "num_attention_heads"};
 
 ArgValue int_value(long long v) { return scalar_value({ScalarKind::Int, std::to_string(v)}); }
-
-ArgValue value_from_yaml_text(const std::string& text) {
-  if (text.empty() || text.front() != '[') return scalar_value(scalar_from_text(text));
-  ArgValue list{true, {}};
-  for (const auto& item : YAML::Load(text)) list.items.push_back(scalar_from_text(item.IsNull() ? "null" : item.Scalar()));
-  return list;
-}
 
 }  // namespace
 
@@ -73,18 +64,12 @@ KeyValues canonical_architecture(KeyValues keys) {
   return keys;
 }
 
-KeyValues zoo_values(const ZooModel& model) {
-  KeyValues values;
-  for (const auto& [key, text] : model.keys) values[key] = value_from_yaml_text(text);
-  return values;
-}
-
 ZooMatch match_zoo_model(const KeyValues& architecture, const KeyValues& settings,
                          const std::vector<ZooModel>& catalog, const std::optional<std::string>& forced) {
   ZooMatch match;
   for (const auto& model : catalog) {
     if (forced && model.name != *forced && model.name + ".yaml" != *forced) continue;
-    KeyValues values = zoo_values(model);
+    const KeyValues& values = model.keys;
     KeyValues canonical = canonical_architecture(values);
     // A preset that does not give the network's size (primus_megatron_model, a *_base) describes no model.
     bool sized = std::all_of(kCoreKeys.begin(), kCoreKeys.end(), [&](const char* key) {

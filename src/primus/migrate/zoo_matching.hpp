@@ -13,8 +13,6 @@
 
 namespace primus::migrate {
 
-using KeyValues = std::map<std::string, ArgValue>;
-
 // Keys that define the network's shape and math: a preset matches only when all of
 // these that both sides have are equal.
 const std::vector<std::string>& architecture_keys();
@@ -26,9 +24,6 @@ const std::vector<std::string>& model_file_keys();
 // rounded down to 64 with swiglu), kv_channels, num_query_groups without GQA,
 // moe_ffn_hidden_size, rope from --use-rotary-position-embeddings.
 KeyValues canonical_architecture(KeyValues keys);
-
-// A zoo preset's keys as values.
-KeyValues zoo_values(const ZooModel& model);
 
 struct ArchitectureDifference {
   std::string key;
