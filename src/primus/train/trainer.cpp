@@ -141,6 +141,12 @@ struct Trainer::State {
     consumed_train_samples = loaded.consumed_train_samples();
     consumed_valid_samples = loaded.consumed_valid_samples();
     if (!ck.no_load_optim) {
+      if (!loaded.has_optimizer()) {
+        throw std::runtime_error(fmt::format(
+            "checkpoint '{}' was saved without optimizer state (no_save_optim): set no_load_optim: true to resume "
+            "from its weights with a fresh optimizer and learning-rate schedule, or finetune: true",
+            loaded.directory().string()));
+      }
       checkpoint::read_optimizer_into_flat_buffers(loaded, ranges, optimizer.exp_avg(), optimizer.exp_avg_sq());
       optimizer.set_step_count(loaded.optimizer_step());
       if (!loaded.scheduler_state().is_null()) scheduler.check_state(loaded.scheduler_state());
@@ -174,6 +180,7 @@ struct Trainer::State {
     checkpoint::save_checkpoint(paths.checkpoints, contents);
     logger->info("saved checkpoint at iteration {:8d} to {} in {:.1f} ms", iteration, paths.checkpoints.string(),
                  seconds_since(start) * 1000.0);
+    logger->flush();
   }
 
   struct StepResult {
@@ -195,6 +202,7 @@ struct Trainer::State {
     StepResult result;
     result.loss = static_cast<float>(loss_sum / num_micro_batches);
     const auto grads = model.gradient_data();
+    if (hooks.after_backward) hooks.after_backward(grads, iteration + 1);
     result.grad_norm = optim::global_grad_norm(grads);
     if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) {
       result.skipped = true;
@@ -235,6 +243,7 @@ struct Trainer::State {
     logger->info("{}", rule);
     logger->info("{}", line);
     logger->info("{}", rule);
+    logger->flush();
     if (tensorboard) {
       tensorboard->add_scalar("lm loss validation", loss, iteration);
       tensorboard->add_scalar("lm loss validation vs samples", loss, consumed_train_samples);
@@ -329,6 +338,7 @@ TrainSummary Trainer::train() {
       line.nan_iterations = s.nan_iterations;
       line.memory = host_memory_usage();
       s.logger->info("{}", log::format_iteration_line(line, std::chrono::system_clock::now()));
+      s.logger->flush();  // a killed job keeps its log up to the last line printed
       if (s.tensorboard) {
         const std::pair<std::string, double> iteration_loss{"lm loss", step.loss};
         auto points = log::megatron_training_scalars(line, std::span(&iteration_loss, 1),

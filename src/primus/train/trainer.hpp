@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +40,9 @@ struct TrainerHooks {
   // Called after each finished iteration; returning false stops the run there
   // (as a signal would), which tests use to simulate an interrupted job.
   std::function<bool(const IterationRecord&)> after_iteration;
+  // Test/diagnostic hook: sees (and may change) the global batch's accumulated gradients
+  // of `iteration` (1-based) before their norm is taken, e.g. to inject non-finite values.
+  std::function<void(std::span<float> gradients, std::int64_t iteration)> after_backward;
 };
 
 class Trainer {
