@@ -33,8 +33,19 @@ TEST(TrainerWorkspace, LayoutLogLinesCheckpointsAndTensorBoard) {
   ScratchDirectory scratch;
   const auto experiment = tiny_experiment(scratch.path(), {"train_iters=10", "log_interval=5",
                                                            "disable_tensorboard=false"});
-  const TrainSummary summary = train(experiment);
+  // Each line is on disk once printed (a killed job keeps its log): look while the run goes on.
+  const auto log_file = experiment_paths(experiment.config).logs / "rank-0.log";
+  std::vector<std::int64_t> lines_on_disk;
+  TrainerHooks hooks;
+  hooks.after_iteration = [&](const IterationRecord& record) {
+    if (read_text(log_file).find(fmt::format(" iteration {:8d}/", record.iteration)) != std::string::npos) {
+      lines_on_disk.push_back(record.iteration);
+    }
+    return true;
+  };
+  const TrainSummary summary = train(experiment, hooks);
   ASSERT_EQ(summary.iterations.size(), 10u);
+  EXPECT_EQ(lines_on_disk, (std::vector<std::int64_t>{5, 10}));
 
   const auto root = scratch.path() / "test_group" / "test_user" / "tiny_trainer";
   EXPECT_EQ(experiment_root(experiment), root);
