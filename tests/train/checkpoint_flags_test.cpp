@@ -66,6 +66,28 @@ TEST(TrainerCheckpointFlags, FinetuneLoadsWeightsAndRestartsAtIterationZero) {
   EXPECT_EQ(saved.consumed_train_samples(), 5 * finetune.config.training.global_batch_size);
 }
 
+TEST(TrainerCheckpointFlags, RelaunchedFinetuneContinuesItsOwnCheckpoint) {
+  ScratchDirectory scratch;
+  const auto pretrain = tiny_experiment(scratch.path(), {"exp_name=pretrain", "train_iters=10"});
+  train(pretrain);
+  const auto source = experiment_paths(pretrain.config).checkpoints;
+  const auto finetune = tiny_experiment(scratch.path(), {"exp_name=finetune", "train_iters=10", "finetune=true",
+                                                         "auto_continue_train=true", "load=" + source.string()});
+  // The first launch starts from the pretrained weights at iteration 0 and is stopped after 4.
+  TrainerHooks stop_after_four;
+  stop_after_four.after_iteration = [](const IterationRecord& record) { return record.iteration < 4; };
+  const TrainSummary first = train(finetune, stop_after_four);
+  EXPECT_EQ(first.start_iteration, 0);
+  EXPECT_EQ(first.final_iteration, 4);
+  // The relaunch (same command) continues the finetuning run instead of starting it over.
+  const TrainSummary relaunch = train(finetune);
+  EXPECT_EQ(relaunch.resumed_from, 4);
+  EXPECT_EQ(relaunch.start_iteration, 4);
+  ASSERT_EQ(relaunch.iterations.size(), 6u);
+  EXPECT_EQ(relaunch.iterations.front().iteration, 5);
+  EXPECT_EQ(checkpoint::latest_checkpoint_iteration(source), 10);
+}
+
 TEST(TrainerCheckpointFlags, DisableLastSavingLeavesNoFinalCheckpoint) {
   ScratchDirectory scratch;
   const auto never = tiny_experiment(scratch.path(), {"exp_name=never", "train_iters=7", "disable_last_saving=true"});

@@ -17,19 +17,23 @@ TrainerHooks stop_after(std::int64_t iteration) {
 
 TEST(TrainerResume, StoppedAndContinuedRunIsBitwiseTheUninterruptedRun) {
   ScratchDirectory scratch;
-  const auto straight = tiny_experiment(scratch.path() / "straight", {"train_iters=20"});
+  // Evaluation every 5 iterations: its data position (consumed validation samples) must resume too.
+  const std::vector<std::string> run = {"train_iters=20", "eval_interval=5", "eval_iters=1"};
+  const auto straight = tiny_experiment(scratch.path() / "straight", run);
   const TrainSummary full = train(straight);
   ASSERT_EQ(full.iterations.size(), 20u);
   EXPECT_FALSE(full.interrupted);
 
-  const auto first_half = tiny_experiment(scratch.path() / "resumed", {"train_iters=20"});
+  const auto first_half = tiny_experiment(scratch.path() / "resumed", run);
   const TrainSummary stopped = train(first_half, stop_after(10));
   EXPECT_TRUE(stopped.interrupted);
   ASSERT_EQ(stopped.final_iteration, 10);
   const auto checkpoints = experiment_paths(first_half.config).checkpoints;
   ASSERT_EQ(checkpoint::latest_checkpoint_iteration(checkpoints), 10);
 
-  const auto second_half = tiny_experiment(scratch.path() / "resumed", {"train_iters=20", "auto_continue_train=true"});
+  auto continue_run = run;
+  continue_run.push_back("auto_continue_train=true");
+  const auto second_half = tiny_experiment(scratch.path() / "resumed", continue_run);
   const TrainSummary continued = train(second_half);
   ASSERT_EQ(continued.resumed_from, 10);
   EXPECT_EQ(continued.start_iteration, 10);
@@ -47,6 +51,10 @@ TEST(TrainerResume, StoppedAndContinuedRunIsBitwiseTheUninterruptedRun) {
     EXPECT_EQ(joined[i].learning_rate, full.iterations[i].learning_rate);
     EXPECT_EQ(joined[i].grad_norm, full.iterations[i].grad_norm);
   }
+  auto validation = stopped.validation_losses;
+  validation.insert(validation.end(), continued.validation_losses.begin(), continued.validation_losses.end());
+  ASSERT_EQ(full.validation_losses.size(), 4u);
+  EXPECT_EQ(validation, full.validation_losses);
   // Training changed the parameters, so equal final checkpoints are not a trivial match.
   EXPECT_NE(tensor_bytes(iteration_directory(checkpoints, 10) / "model.safetensors"),
             tensor_bytes(iteration_directory(checkpoints, 20) / "model.safetensors"));

@@ -121,8 +121,12 @@ struct Trainer::State {
   std::optional<std::int64_t> load_or_initialize() {
     const auto& ck = config.checkpoint;
     std::filesystem::path load_dir;
+    // A relaunch that finds this experiment's own checkpoint continues it, even for a finetuning
+    // run: finetune applies to the first start from `load` (Primus adjusts finetune likewise).
+    bool continuing_own_run = false;
     if (ck.auto_continue_train && checkpoint::latest_checkpoint_iteration(paths.checkpoints)) {
       load_dir = paths.checkpoints;
+      continuing_own_run = true;
     } else if (!ck.load.empty()) {
       load_dir = ck.load;
     }
@@ -132,7 +136,7 @@ struct Trainer::State {
     }
     const auto loaded = checkpoint::load_checkpoint(load_dir);
     checkpoint::read_model_into_flat_buffer(loaded, ranges, model.parameter_data());
-    if (ck.finetune) {
+    if (ck.finetune && !continuing_own_run) {
       // Finetuning starts a new run from the weights: iteration, data position and optimizer reset.
       logger->info("loaded weights of iteration {} from {} for finetuning", loaded.iteration(), load_dir.string());
       return loaded.iteration();
