@@ -60,16 +60,26 @@ inline std::vector<Field> parse_message(const std::string& data) {
     const std::uint64_t key = read_varint(data, at);
     Field field{static_cast<std::uint32_t>(key >> 3), static_cast<std::uint32_t>(key & 7), 0, {}};
     switch (field.wire_type) {
-      case 0: field.integer = read_varint(data, at); break;
-      case 1: field.integer = read_le<std::uint64_t>(data, at); at += 8; break;
-      case 5: field.integer = read_le<std::uint32_t>(data, at); at += 4; break;
+      case 0:
+        field.integer = read_varint(data, at);
+        break;
+      case 1:
+        field.integer = read_le<std::uint64_t>(data, at);
+        at += 8;
+        break;
+      case 5:
+        field.integer = read_le<std::uint32_t>(data, at);
+        at += 4;
+        break;
       case 2: {
         const std::uint64_t length = read_varint(data, at);
         field.bytes = data.substr(at, length);
         at += length;
         break;
       }
-      default: ADD_FAILURE() << "unexpected wire type " << field.wire_type; return fields;
+      default:
+        ADD_FAILURE() << "unexpected wire type " << field.wire_type;
+        return fields;
     }
     fields.push_back(field);
   }

@@ -2,12 +2,11 @@
 // mock data (learnable arange sequences), and each iteration line shows the
 // learning rate the scheduler holds after that step (Megatron's convention),
 // checked against the warmup + cosine formula written out here.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <numbers>
-
-#include <fmt/format.h>
 
 #include "trainer_test_support.hpp"
 
@@ -25,9 +24,9 @@ double warmup_cosine_lr(double lr, double min_lr, std::int64_t warmup, std::int6
 TEST(TrainerLearning, LossFallsAndTheLineShowsTheLearningRateAfterTheStep) {
   ScratchDirectory scratch;
   constexpr std::int64_t kIterations = 60;
-  const auto experiment = tiny_experiment(scratch.path(), {"train_iters=60", "lr=3.0e-3", "min_lr=3.0e-4",
-                                                           "lr_warmup_iters=5", "lr_decay_iters=60",
-                                                           "disable_last_saving=true"});
+  const auto experiment =
+      tiny_experiment(scratch.path(), {"train_iters=60", "lr=3.0e-3", "min_lr=3.0e-4", "lr_warmup_iters=5",
+                                       "lr_decay_iters=60", "disable_last_saving=true"});
   const TrainSummary summary = train(experiment);
   ASSERT_EQ(summary.iterations.size(), static_cast<std::size_t>(kIterations));
 

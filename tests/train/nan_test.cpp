@@ -1,14 +1,13 @@
 // Non-finite gradients: the step is skipped (parameters, optimizer and schedule
 // untouched), counted on the iteration line, and training continues; too many in
 // a row abort the run with an error naming max_consecutive_nan_iterations.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <regex>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "trainer_test_support.hpp"
 
@@ -65,15 +64,18 @@ TEST(TrainerNan, TrainingContinuesAndTheLineCountsSkippedIterations) {
   EXPECT_LT(summary.iterations[9].lm_loss, summary.iterations[0].lm_loss);
 
   const std::string log = read_text(experiment_paths(experiment.config).logs / "rank-0.log");
-  const std::regex line5(R"( iteration +5/ +10 \|.*\| number of skipped iterations: +2 \| number of nan iterations: +2 \|)");
-  const std::regex line10(R"( iteration +10/ +10 \|.*\| number of skipped iterations: +0 \| number of nan iterations: +0 \|)");
+  const std::regex line5(
+      R"( iteration +5/ +10 \|.*\| number of skipped iterations: +2 \| number of nan iterations: +2 \|)");
+  const std::regex line10(
+      R"( iteration +10/ +10 \|.*\| number of skipped iterations: +0 \| number of nan iterations: +0 \|)");
   EXPECT_TRUE(std::regex_search(log, line5)) << log;
   EXPECT_TRUE(std::regex_search(log, line10)) << log;
   // The line's lm loss is the mean over the iterations that were applied (1, 2 and 5).
   std::smatch match;
   ASSERT_TRUE(std::regex_search(log, match, std::regex(R"( iteration +5/ +10 \|.*\| lm loss: ([0-9.E+-]+) \|)")));
-  const double expected =
-      (static_cast<double>(summary.iterations[0].lm_loss) + summary.iterations[1].lm_loss + summary.iterations[4].lm_loss) / 3.0;
+  const double expected = (static_cast<double>(summary.iterations[0].lm_loss) + summary.iterations[1].lm_loss +
+                           summary.iterations[4].lm_loss) /
+                          3.0;
   EXPECT_EQ(match[1].str(), fmt::format("{:.6E}", expected));
   EXPECT_NE(log.find("iteration 3: non-finite gradients; step skipped (1 in a row)"), std::string::npos);
   EXPECT_NE(log.find("iteration 4: non-finite gradients; step skipped (2 in a row)"), std::string::npos);
@@ -82,13 +84,13 @@ TEST(TrainerNan, TrainingContinuesAndTheLineCountsSkippedIterations) {
 TEST(TrainerNan, TooManyConsecutiveNonFiniteIterationsAbort) {
   ScratchDirectory scratch;
   // Two in a row with a limit of 2 is tolerated.
-  const auto tolerated = tiny_experiment(scratch.path(), {"exp_name=tolerated", "train_iters=6",
-                                                          "max_consecutive_nan_iterations=2"});
+  const auto tolerated =
+      tiny_experiment(scratch.path(), {"exp_name=tolerated", "train_iters=6", "max_consecutive_nan_iterations=2"});
   EXPECT_EQ(train(tolerated, poison_gradients({3, 4})).final_iteration, 6);
 
   // Three in a row aborts at the third, with an error naming the key.
-  const auto aborted = tiny_experiment(scratch.path(), {"exp_name=aborted", "train_iters=8",
-                                                        "max_consecutive_nan_iterations=2"});
+  const auto aborted =
+      tiny_experiment(scratch.path(), {"exp_name=aborted", "train_iters=8", "max_consecutive_nan_iterations=2"});
   std::vector<std::int64_t> seen;
   TrainerHooks hooks = poison_gradients({3, 4, 5});
   hooks.after_iteration = [&seen](const IterationRecord& record) {

@@ -1,11 +1,10 @@
 // The primus binary as a user runs it: SIGKILLed mid-run, the same command with
 // auto_continue_train resumes from the last complete checkpoint and finishes;
 // SIGTERM stops it cleanly with a checkpoint of the iteration it stopped at.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <regex>
-
-#include <fmt/format.h>
 
 #include "trainer_test_support.hpp"
 
@@ -14,15 +13,15 @@ namespace {
 
 // The primus command line for the fixture; `model_size` overrides make iterations slow enough to interrupt.
 std::vector<std::string> primus_args(const std::filesystem::path& workspace, std::vector<std::string> extra) {
-  std::vector<std::string> args = {"train", "pretrain", "--config", tiny_experiment_file().string(),
+  std::vector<std::string> args = {"train",       "pretrain",        "--config", tiny_experiment_file().string(),
                                    "--workspace", workspace.string()};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
 
 // A wider model (~30 ms per iteration) so that a run of 40 iterations can be caught in the middle.
-const std::vector<std::string> kSlowerModel = {"--hidden_size", "128", "--ffn_hidden_size", "352", "--seq_length", "64",
-                                               "--max_position_embeddings", "64"};
+const std::vector<std::string> kSlowerModel = {"--hidden_size", "128", "--ffn_hidden_size",         "352",
+                                               "--seq_length",  "64",  "--max_position_embeddings", "64"};
 
 std::filesystem::path checkpoints_of(const std::filesystem::path& workspace) {
   return workspace / "test_group" / "test_user" / "tiny_trainer" / "checkpoints";
@@ -45,12 +44,12 @@ TEST(TrainerProcess, KilledRunContinuesFromItsLastCompleteCheckpoint) {
   const auto checkpoints = checkpoints_of(scratch.path());
   {
     PrimusProcess run(args, scratch.path() / "first.out");
-    const bool reached = wait_until([&] {
-      return run.finished() || checkpoint::latest_checkpoint_iteration(checkpoints).value_or(0) >= 10;
-    });
+    const bool reached = wait_until(
+        [&] { return run.finished() || checkpoint::latest_checkpoint_iteration(checkpoints).value_or(0) >= 10; });
     ASSERT_TRUE(reached) << "no checkpoint of iteration >= 10 within a minute";
     ASSERT_FALSE(run.finished()) << "the run ended before it could be killed (" << describe(run.wait())
-                                 << "); output:\n" << read_text(scratch.path() / "first.out");
+                                 << "); output:\n"
+                                 << read_text(scratch.path() / "first.out");
     run.signal(SIGKILL);
     const int status = run.wait();
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << describe(status);
@@ -67,8 +66,8 @@ TEST(TrainerProcess, KilledRunContinuesFromItsLastCompleteCheckpoint) {
 
   PrimusProcess again(args, scratch.path() / "second.out");
   const int status = again.wait();
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << describe(status) << "\n" << read_text(scratch.path() / "second.out");
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe(status) << "\n"
+                                                             << read_text(scratch.path() / "second.out");
   const std::string full_log = read_text(log_of(scratch.path()));
   ASSERT_GT(full_log.size(), killed_log.size());
   ASSERT_EQ(full_log.substr(0, killed_log.size()), killed_log) << "the log of the first run must be kept";
@@ -78,7 +77,8 @@ TEST(TrainerProcess, KilledRunContinuesFromItsLastCompleteCheckpoint) {
             std::string::npos)
       << resumed_log;
   std::smatch first_line;
-  ASSERT_TRUE(std::regex_search(resumed_log, first_line, std::regex(R"( iteration +(\d+)/ +40 \| consumed samples: +(\d+) \|)")));
+  ASSERT_TRUE(std::regex_search(resumed_log, first_line,
+                                std::regex(R"( iteration +(\d+)/ +40 \| consumed samples: +(\d+) \|)")));
   EXPECT_EQ(std::stoll(first_line[1].str()), resumed_at + 1);
   EXPECT_EQ(std::stoll(first_line[2].str()), (resumed_at + 1) * 4);
   EXPECT_NE(resumed_log.find(fmt::format(" iteration {:8d}/{:8d} |", 40, 40)), std::string::npos);
@@ -103,12 +103,13 @@ TEST(TrainerProcess, SigtermSavesTheIterationItStopsAtAndExitsZero) {
   EXPECT_EQ(checkpoint::latest_checkpoint_iteration(checkpoints_of(scratch.path())), std::nullopt);
   run.signal(SIGTERM);
   const int status = run.wait();
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << describe(status) << "\n" << read_text(scratch.path() / "run.out");
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe(status) << "\n"
+                                                             << read_text(scratch.path() / "run.out");
 
   const std::string log = read_text(log_file);
   std::smatch stopped;
-  ASSERT_TRUE(std::regex_search(log, stopped, std::regex(R"(stopping after iteration (\d+) as requested \(checkpoint saved\))")))
+  ASSERT_TRUE(std::regex_search(log, stopped,
+                                std::regex(R"(stopping after iteration (\d+) as requested \(checkpoint saved\))")))
       << log;
   const std::int64_t iteration = std::stoll(stopped[1].str());
   EXPECT_GE(iteration, 3);

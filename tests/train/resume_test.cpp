@@ -72,8 +72,8 @@ TEST(TrainerResume, LoadContinuesAnotherExperimentAndSavesIntoItsOwn) {
   const auto source_checkpoints = experiment_paths(source.config).checkpoints;
   ASSERT_EQ(checkpoint::latest_checkpoint_iteration(source_checkpoints), 10);
 
-  const auto target = tiny_experiment(scratch.path(), {"exp_name=target", "train_iters=20",
-                                                       "load=" + source_checkpoints.string()});
+  const auto target =
+      tiny_experiment(scratch.path(), {"exp_name=target", "train_iters=20", "load=" + source_checkpoints.string()});
   const TrainSummary summary = train(target);
   EXPECT_EQ(summary.resumed_from, 10);
   EXPECT_EQ(summary.start_iteration, 10);
@@ -93,7 +93,8 @@ TEST(TrainerResume, LoadContinuesAnotherExperimentAndSavesIntoItsOwn) {
   ASSERT_EQ(full.iterations.size(), 20u);
   ASSERT_EQ(summary.iterations.size(), 10u);
   for (std::size_t i = 0; i < 10; ++i) {
-    EXPECT_EQ(bits_of(summary.iterations[i].lm_loss), bits_of(full.iterations[i + 10].lm_loss)) << "iteration " << i + 11;
+    EXPECT_EQ(bits_of(summary.iterations[i].lm_loss), bits_of(full.iterations[i + 10].lm_loss))
+        << "iteration " << i + 11;
   }
 }
 

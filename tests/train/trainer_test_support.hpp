@@ -20,12 +20,11 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "../checkpoint/test_directory.hpp"
 #include "primus/checkpoint/checkpoint.hpp"

@@ -1,12 +1,11 @@
 // What a run leaves in its workspace: the Primus folder layout, Megatron-format
 // iteration and validation lines in logs/rank-0.log, checkpoints, and a
 // TensorBoard event file whose scalars are the values the trainer recorded.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <regex>
-
-#include <fmt/format.h>
 
 #include "../log/event_file_reader.hpp"
 #include "trainer_test_support.hpp"
@@ -31,8 +30,8 @@ double mean_loss(const TrainSummary& summary, std::int64_t first, std::int64_t l
 
 TEST(TrainerWorkspace, LayoutLogLinesCheckpointsAndTensorBoard) {
   ScratchDirectory scratch;
-  const auto experiment = tiny_experiment(scratch.path(), {"train_iters=10", "log_interval=5",
-                                                           "disable_tensorboard=false"});
+  const auto experiment =
+      tiny_experiment(scratch.path(), {"train_iters=10", "log_interval=5", "disable_tensorboard=false"});
   // Each line is on disk once printed (a killed job keeps its log): look while the run goes on.
   const auto log_file = experiment_paths(experiment.config).logs / "rank-0.log";
   std::vector<std::int64_t> lines_on_disk;
@@ -57,8 +56,8 @@ TEST(TrainerWorkspace, LayoutLogLinesCheckpointsAndTensorBoard) {
   for (const std::int64_t iteration : {5, 10}) {
     SCOPED_TRACE("iteration " + std::to_string(iteration));
     const auto& record = summary.iterations.at(static_cast<std::size_t>(iteration - 1));
-    const std::string head = fmt::format(" iteration {:8d}/{:8d} | consumed samples: {:12d} | ", iteration, 10,
-                                         iteration * 4);
+    const std::string head =
+        fmt::format(" iteration {:8d}/{:8d} | consumed samples: {:12d} | ", iteration, 10, iteration * 4);
     const auto at = log.find(head);
     ASSERT_NE(at, std::string::npos) << log;
     const std::string line = log.substr(at, log.find('\n', at) - at);
@@ -110,8 +109,8 @@ TEST(TrainerWorkspace, DisableTensorBoardWritesNoEventFile) {
 
 TEST(TrainerEval, ValidationLinesAndSummaryWithoutDisturbingTraining) {
   ScratchDirectory scratch;
-  const auto with_eval = tiny_experiment(scratch.path(), {"exp_name=eval", "train_iters=10", "eval_interval=5",
-                                                          "eval_iters=2"});
+  const auto with_eval =
+      tiny_experiment(scratch.path(), {"exp_name=eval", "train_iters=10", "eval_interval=5", "eval_iters=2"});
   const TrainSummary summary = train(with_eval);
   ASSERT_EQ(summary.validation_losses.size(), 2u);
   EXPECT_EQ(summary.validation_losses[0].first, 5);
@@ -123,8 +122,9 @@ TEST(TrainerEval, ValidationLinesAndSummaryWithoutDisturbingTraining) {
     EXPECT_TRUE(std::isfinite(loss));
     // Near the training loss of the same moment (same data distribution), not some other quantity.
     EXPECT_NEAR(loss, summary.iterations.at(static_cast<std::size_t>(iteration - 1)).lm_loss, 0.5);
-    const std::string line = fmt::format(" validation loss at iteration {} | lm loss value: {:.6E} | lm loss PPL: {:.6E} | ",
-                                         iteration, loss, std::exp(loss));
+    const std::string line =
+        fmt::format(" validation loss at iteration {} | lm loss value: {:.6E} | lm loss PPL: {:.6E} | ", iteration,
+                    loss, std::exp(loss));
     EXPECT_NE(log.find(line), std::string::npos) << line << "\n" << log;
   }
   // The model learns between the two evaluations.
