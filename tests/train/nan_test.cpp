@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <regex>
 #include <set>
@@ -52,6 +53,7 @@ TEST(TrainerNan, SkippedStepsLeaveParametersAndAreCounted) {
 TEST(TrainerNan, TrainingContinuesAndTheLineCountsSkippedIterations) {
   ScratchDirectory scratch;
   // log_interval 5: the line of iteration 5 covers 1..5 (two skipped), that of 10 covers 6..10 (none).
+  // The losses stay finite, so (as in Megatron) they are skipped iterations but not nan iterations.
   const auto experiment = tiny_experiment(scratch.path(), {"train_iters=10", "log_interval=5"});
   const TrainSummary summary = train(experiment, poison_gradients({3, 4}));
   ASSERT_EQ(summary.iterations.size(), 10u);
@@ -65,7 +67,7 @@ TEST(TrainerNan, TrainingContinuesAndTheLineCountsSkippedIterations) {
 
   const std::string log = read_text(experiment_paths(experiment.config).logs / "rank-0.log");
   const std::regex line5(
-      R"( iteration +5/ +10 \|.*\| number of skipped iterations: +2 \| number of nan iterations: +2 \|)");
+      R"( iteration +5/ +10 \|.*\| number of skipped iterations: +2 \| number of nan iterations: +0 \|)");
   const std::regex line10(
       R"( iteration +10/ +10 \|.*\| number of skipped iterations: +0 \| number of nan iterations: +0 \|)");
   EXPECT_TRUE(std::regex_search(log, line5)) << log;
@@ -79,6 +81,46 @@ TEST(TrainerNan, TrainingContinuesAndTheLineCountsSkippedIterations) {
   EXPECT_EQ(match[1].str(), fmt::format("{:.6E}", expected));
   EXPECT_NE(log.find("iteration 3: non-finite gradients; step skipped (1 in a row)"), std::string::npos);
   EXPECT_NE(log.find("iteration 4: non-finite gradients; step skipped (2 in a row)"), std::string::npos);
+}
+
+// Overwrites the first element of `tensor` in a safetensors file with NaN (the file keeps its size).
+void poison_tensor(const std::filesystem::path& file, const std::string& tensor) {
+  std::uint64_t offset = 0;
+  {
+    const checkpoint::SafetensorsFile reader(file);
+    std::ifstream in(file, std::ios::binary);
+    std::uint64_t header_size = 0;
+    in.read(reinterpret_cast<char*>(&header_size), sizeof header_size);
+    offset = 8 + header_size + reader.tensor(tensor).data_begin;
+  }
+  std::fstream out(file, std::ios::binary | std::ios::in | std::ios::out);
+  out.seekp(static_cast<std::streamoff>(offset));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  out.write(reinterpret_cast<const char*>(&nan), sizeof nan);
+}
+
+TEST(TrainerNan, NonFiniteLossesAreNanIterations) {
+  ScratchDirectory scratch;
+  const auto healthy = tiny_experiment(scratch.path(), {"train_iters=2"});
+  train(healthy);
+  const auto checkpoints = experiment_paths(healthy.config).checkpoints;
+  // A NaN in the final norm makes every later loss NaN: every step is skipped, none can recover.
+  poison_tensor(iteration_directory(checkpoints, 2) / "model.safetensors", "decoder.final_layernorm.weight");
+  const auto resumed = tiny_experiment(scratch.path(), {"train_iters=5", "log_interval=3", "auto_continue_train=true"});
+  const TrainSummary summary = train(resumed);
+  ASSERT_EQ(summary.iterations.size(), 3u);
+  for (const auto& record : summary.iterations) {
+    EXPECT_TRUE(record.skipped) << record.iteration;
+    EXPECT_TRUE(std::isnan(record.lm_loss)) << record.iteration;
+  }
+  const std::string log = read_text(experiment_paths(resumed.config).logs / "rank-0.log");
+  const std::regex line3(R"( iteration +3/ +5 \|.*\| number of skipped iterations: +1 \| number of nan iterations: +1 \|)");
+  const std::regex line5(R"( iteration +5/ +5 \|.*\| number of skipped iterations: +2 \| number of nan iterations: +2 \|)");
+  EXPECT_TRUE(std::regex_search(log, line3)) << log;
+  EXPECT_TRUE(std::regex_search(log, line5)) << log;
+  // A line whose iterations were all skipped has no loss to show.
+  EXPECT_FALSE(std::regex_search(log, std::regex(R"( iteration +5/ +5 \|.*lm loss:)")));
+  EXPECT_NE(log.find("iteration 3: non-finite loss; step skipped (1 in a row)"), std::string::npos);
 }
 
 TEST(TrainerNan, TooManyConsecutiveNonFiniteIterationsAbort) {

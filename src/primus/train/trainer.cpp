@@ -305,7 +305,8 @@ TrainSummary Trainer::train() {
     summary.iterations.push_back(record);
     if (step.skipped) {
       ++s.skipped_iterations;
-      ++s.nan_iterations;
+      // Megatron counts a skipped iteration as a nan iteration only when its loss is non-finite.
+      if (!std::isfinite(step.loss)) ++s.nan_iterations;
       ++s.consecutive_nan_iterations;
       s.logger->warn("iteration {}: non-finite {}; step skipped ({} in a row)", s.iteration,
                      std::isfinite(step.loss) ? "gradients" : "loss", s.consecutive_nan_iterations);
