@@ -99,10 +99,10 @@ struct Trainer::State {
         engine(make_engine(c)),
         scheduler(c.optimizer),
         averager(c.logging.log_avg_skip_iterations, c.logging.log_avg_reset_interval) {
-    if (hooks.gradient_hook) {
+    if (hooks.after_backward) {
       auto* cpu = dynamic_cast<CpuEngine*>(engine.get());
-      if (cpu == nullptr) throw std::invalid_argument("TrainerHooks::gradient_hook needs the cpu backend");
-      cpu->set_gradient_hook([this](std::span<float> grads) { hooks.gradient_hook(grads, iteration + 1); });
+      if (cpu == nullptr) throw std::invalid_argument("TrainerHooks::after_backward needs the cpu backend");
+      cpu->set_gradient_hook([this](std::span<float> grads) { hooks.after_backward(grads, iteration + 1); });
     }
   }
 
@@ -124,8 +124,12 @@ struct Trainer::State {
   std::optional<std::int64_t> load_or_initialize() {
     const auto& ck = config.checkpoint;
     std::filesystem::path load_dir;
+    // A relaunch that finds this experiment's own checkpoint continues it, even for a finetuning
+    // run: finetune applies to the first start from `load` (Primus adjusts finetune likewise).
+    bool continuing_own_run = false;
     if (ck.auto_continue_train && checkpoint::latest_checkpoint_iteration(paths.checkpoints)) {
       load_dir = paths.checkpoints;
+      continuing_own_run = true;
     } else if (!ck.load.empty()) {
       load_dir = ck.load;
     }
@@ -139,7 +143,7 @@ struct Trainer::State {
       checkpoint::read_model_into_flat_buffer(loaded, ranges(), params);
       engine->write_parameters(params);
     }
-    if (ck.finetune) {
+    if (ck.finetune && !continuing_own_run) {
       // Finetuning starts a new run from the weights: iteration, data position and optimizer reset.
       logger->info("loaded weights of iteration {} from {} for finetuning", loaded.iteration(), load_dir.string());
       return loaded.iteration();
@@ -148,6 +152,12 @@ struct Trainer::State {
     consumed_train_samples = loaded.consumed_train_samples();
     consumed_valid_samples = loaded.consumed_valid_samples();
     if (!ck.no_load_optim) {
+      if (!loaded.has_optimizer()) {
+        throw std::runtime_error(fmt::format(
+            "checkpoint '{}' was saved without optimizer state (no_save_optim): set no_load_optim: true to resume "
+            "from its weights with a fresh optimizer and learning-rate schedule, or finetune: true",
+            loaded.directory().string()));
+      }
       auto exp_avg = host_buffer();
       auto exp_avg_sq = host_buffer();
       checkpoint::read_optimizer_into_flat_buffers(loaded, ranges(), exp_avg, exp_avg_sq);
@@ -190,6 +200,7 @@ struct Trainer::State {
     checkpoint::save_checkpoint(paths.checkpoints, contents);
     logger->info("saved checkpoint at iteration {:8d} to {} in {:.1f} ms", iteration, paths.checkpoints.string(),
                  seconds_since(start) * 1000.0);
+    logger->flush();
   }
 
   // One global batch: micro-batches forward and backward, then one optimizer step at the
@@ -230,6 +241,7 @@ struct Trainer::State {
     logger->info("{}", rule);
     logger->info("{}", line);
     logger->info("{}", rule);
+    logger->flush();
     if (tensorboard) {
       tensorboard->add_scalar("lm loss validation", loss, iteration);
       tensorboard->add_scalar("lm loss validation vs samples", loss, consumed_train_samples);
@@ -287,7 +299,8 @@ TrainSummary Trainer::train() {
     summary.iterations.push_back(record);
     if (step.skipped) {
       ++s.skipped_iterations;
-      ++s.nan_iterations;
+      // Megatron counts a skipped iteration as a nan iteration only when its loss is non-finite.
+      if (!std::isfinite(step.loss)) ++s.nan_iterations;
       ++s.consecutive_nan_iterations;
       s.logger->warn("iteration {}: non-finite {}; step skipped ({} in a row)", s.iteration,
                      std::isfinite(step.loss) ? "gradients" : "loss", s.consecutive_nan_iterations);
@@ -324,6 +337,7 @@ TrainSummary Trainer::train() {
       line.nan_iterations = s.nan_iterations;
       line.memory = s.engine->memory_usage();
       s.logger->info("{}", log::format_iteration_line(line, std::chrono::system_clock::now()));
+      s.logger->flush();  // a killed job keeps its log up to the last line printed
       if (s.tensorboard) {
         const std::pair<std::string, double> iteration_loss{"lm loss", step.loss};
         auto points = log::megatron_training_scalars(line, std::span(&iteration_loss, 1),

@@ -40,9 +40,9 @@ struct TrainerHooks {
   // Called after each finished iteration; returning false stops the run there
   // (as a signal would), which tests use to simulate an interrupted job.
   std::function<bool(const IterationRecord&)> after_iteration;
-  // Diagnostics and tests (cpu backend only): sees the accumulated gradients of `iteration`
-  // before their norm is taken, and may change them (e.g. to inject a NaN).
-  std::function<void(std::span<float> gradients, std::int64_t iteration)> gradient_hook;
+  // Test/diagnostic hook (cpu backend only): sees (and may change) the global batch's accumulated gradients
+  // of `iteration` (1-based) before their norm is taken, e.g. to inject non-finite values.
+  std::function<void(std::span<float> gradients, std::int64_t iteration)> after_backward;
 };
 
 class Trainer {
