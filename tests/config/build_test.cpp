@@ -244,3 +244,27 @@ TEST_F(BuildTest, PaddedVocabSizeRule) {
 
 }  // namespace
 }  // namespace primus::config
+
+namespace primus::config {
+namespace {
+
+TEST_F(BuildTest, PipelineSplitFollowsMegatronsUnevenStageRules) {
+  // 6 layers over 4 stages: uneven, as Megatron rejects it.
+  expect_contains(error({"--num_layers", "6", "--pipeline_model_parallel_size", "4"}, 4),
+                  {"num_layers (6) must be divisible by pipeline_model_parallel_size (4)"});
+  // Counting the embedding and the loss as layers makes 8: even.
+  EXPECT_NO_THROW(build({"--num_layers", "6", "--pipeline_model_parallel_size", "4",
+                         "--account_for_embedding_in_pipeline_split", "--account_for_loss_in_pipeline_split"},
+                        4));
+  // Explicit first/last stages: 1 + 2x2 + 1.
+  EXPECT_NO_THROW(build({"--num_layers", "6", "--pipeline_model_parallel_size", "4",
+                         "--decoder_first_pipeline_num_layers", "1", "--decoder_last_pipeline_num_layers", "1"},
+                        4));
+  expect_contains(error({"--num_layers", "7", "--pipeline_model_parallel_size", "4",
+                         "--decoder_first_pipeline_num_layers", "1", "--decoder_last_pipeline_num_layers", "1"},
+                        4),
+                  {"must split evenly over the other 2 of pipeline_model_parallel_size (4) stages"});
+}
+
+}  // namespace
+}  // namespace primus::config

@@ -105,6 +105,8 @@ void read_parallel(const SettingReader& r, ParallelConfig& p) {
   r.read("overlap_param_gather", p.overlap_param_gather);
   r.read("decoder_first_pipeline_num_layers", p.decoder_first_pipeline_num_layers);
   r.read("decoder_last_pipeline_num_layers", p.decoder_last_pipeline_num_layers);
+  r.read("account_for_embedding_in_pipeline_split", p.account_for_embedding_in_pipeline_split);
+  r.read("account_for_loss_in_pipeline_split", p.account_for_loss_in_pipeline_split);
 }
 
 void read_training(const SettingReader& r, TrainingConfig& t, Diagnostics& d) {

@@ -55,7 +55,16 @@ void check_pipeline_layers(const ModelConfig& m, const ParallelConfig& p, Diagno
   const int first = p.decoder_first_pipeline_num_layers;
   const int last = p.decoder_last_pipeline_num_layers;
   if (first == 0 && last == 0) {
-    require_divides(d, "num_layers", m.num_layers, "pipeline_model_parallel_size", p.pipeline_model_parallel_size);
+    const int counted = m.num_layers + (p.account_for_embedding_in_pipeline_split ? 1 : 0) +
+                        (p.account_for_loss_in_pipeline_split ? 1 : 0);
+    if (counted == m.num_layers) {
+      require_divides(d, "num_layers", m.num_layers, "pipeline_model_parallel_size", p.pipeline_model_parallel_size);
+    } else if (p.pipeline_model_parallel_size > 0 && counted % p.pipeline_model_parallel_size != 0) {
+      d.errors.push_back(fmt::format(
+          "num_layers ({}) plus the embedding/loss layers counted by account_for_*_in_pipeline_split ({}) must be "
+          "divisible by pipeline_model_parallel_size ({})",
+          m.num_layers, counted, p.pipeline_model_parallel_size));
+    }
     return;
   }
   const int middle_stages = p.pipeline_model_parallel_size - (first > 0 ? 1 : 0) - (last > 0 ? 1 : 0);

@@ -81,6 +81,9 @@ struct ParallelConfig {
   // Uneven pipelines (Megatron): layers on the first / last stage; 0 = an even share.
   int decoder_first_pipeline_num_layers = 0;
   int decoder_last_pipeline_num_layers = 0;
+  // Megatron counts the embedding / the loss as a layer of the first / last stage when splitting.
+  bool account_for_embedding_in_pipeline_split = false;
+  bool account_for_loss_in_pipeline_split = false;
   bool sequence_parallel = false;
   bool use_distributed_optimizer = false;
   bool overlap_grad_reduce = false;
