@@ -65,6 +65,18 @@ fs::path resolve_include(const fs::path& including_file, const std::string& name
   return {};
 }
 
+// "${PRIMUS_MODEL:llama4_17B16E}.yaml" -> "llama4_17B16E.yaml": each ${NAME:default} becomes its
+// default, as Primus's loader does when NAME is unset (its newer MI300X files name the model so).
+std::string with_env_defaults(std::string text) {
+  for (std::size_t start = text.find("${"); start != std::string::npos; start = text.find("${", start)) {
+    const std::size_t end = text.find('}', start);
+    const std::size_t colon = text.find(':', start);
+    if (end == std::string::npos || colon == std::string::npos || colon > end) break;
+    text.replace(start, end - start + 1, text.substr(colon + 1, end - colon - 1));
+  }
+  return text;
+}
+
 // Maps merge key by key (recursively); anything else is replaced by the override.
 YAML::Node deep_merge(const YAML::Node& base, const YAML::Node& override_node) {
   if (!base.IsMap() || !override_node.IsMap()) return YAML::Clone(override_node);
@@ -392,7 +404,7 @@ TEST(ZooFiles, TinyModelsHaveTheAgreedShapes) {
 TEST(ZooFiles, ExperimentFilesCompose) {
   std::vector<fs::path> experiments = yaml_files_under(kExamplesDir);
   const std::vector<fs::path> fixtures = yaml_files_under(kFixturesDir / "primus_mi300x");
-  ASSERT_EQ(fixtures.size(), 7u);
+  ASSERT_EQ(fixtures.size(), 9u);
   ASSERT_GE(experiments.size(), 24u);
   std::set<std::string> ours;
   for (const auto& file : experiments) ours.insert(file.string());
@@ -405,8 +417,8 @@ TEST(ZooFiles, ExperimentFilesCompose) {
     const YAML::Node module = doc["modules"]["pre_trainer"];
     ASSERT_TRUE(module && module.IsMap());
     EXPECT_EQ(module["framework"].as<std::string>(""), "megatron");
-    const fs::path config_path = resolve_include(file, module["config"].as<std::string>(""));
-    const fs::path model_path = resolve_include(file, module["model"].as<std::string>(""));
+    const fs::path config_path = resolve_include(file, with_env_defaults(module["config"].as<std::string>("")));
+    const fs::path model_path = resolve_include(file, with_env_defaults(module["model"].as<std::string>("")));
     ASSERT_FALSE(config_path.empty()) << "config: " << module["config"];
     ASSERT_FALSE(model_path.empty()) << "model: " << module["model"];
     ASSERT_TRUE(module["overrides"].IsMap());
