@@ -65,6 +65,18 @@ fs::path resolve_include(const fs::path& including_file, const std::string& name
   return {};
 }
 
+// "${PRIMUS_MODEL:llama4_17B16E}.yaml" -> "llama4_17B16E.yaml": each ${NAME:default} becomes its
+// default, as Primus's loader does when NAME is unset (its newer MI300X files name the model so).
+std::string with_env_defaults(std::string text) {
+  for (std::size_t start = text.find("${"); start != std::string::npos; start = text.find("${", start)) {
+    const std::size_t end = text.find('}', start);
+    const std::size_t colon = text.find(':', start);
+    if (end == std::string::npos || colon == std::string::npos || colon > end) break;
+    text.replace(start, end - start + 1, text.substr(colon + 1, end - colon - 1));
+  }
+  return text;
+}
+
 // Maps merge key by key (recursively); anything else is replaced by the override.
 YAML::Node deep_merge(const YAML::Node& base, const YAML::Node& override_node) {
   if (!base.IsMap() || !override_node.IsMap()) return YAML::Clone(override_node);
@@ -125,7 +137,8 @@ long long int_value(const YAML::Node& config, const std::string& key, const fs::
 
 // Numbers copied from each model's published Hugging Face config.json
 // (num_hidden_layers, hidden_size, intermediate_size, num_attention_heads,
-// num_key_value_heads, vocab_size, tie_word_embeddings, head_dim).
+// num_key_value_heads, vocab_size, tie_word_embeddings, head_dim; for MoE models
+// num_experts / num_local_experts, num_experts_per_tok, moe_intermediate_size).
 struct PublishedArchitecture {
   const char* model_file;
   int num_layers;
@@ -136,25 +149,34 @@ struct PublishedArchitecture {
   int vocab_size;
   bool tied_embeddings;
   int head_dim;  // 0: hidden_size / num_attention_heads
+  int num_experts;  // 0: dense
+  int moe_router_topk;
+  int moe_ffn_hidden_size;
 };
 
 constexpr PublishedArchitecture kPublished[] = {
-    {"llama2_7B.yaml", 32, 4096, 11008, 32, 32, 32000, false, 0},
-    {"llama2_70B.yaml", 80, 8192, 28672, 64, 8, 32000, false, 0},
-    {"llama3_8B.yaml", 32, 4096, 14336, 32, 8, 128256, false, 0},
-    {"llama3.1_8B.yaml", 32, 4096, 14336, 32, 8, 128256, false, 0},
-    {"llama3.1_70B.yaml", 80, 8192, 28672, 64, 8, 128256, false, 0},
-    {"llama3.1_405B.yaml", 126, 16384, 53248, 128, 8, 128256, false, 0},
-    {"llama3.2_1B.yaml", 16, 2048, 8192, 32, 8, 128256, true, 0},
-    {"llama3.2_3B.yaml", 28, 3072, 8192, 24, 8, 128256, true, 0},
-    {"qwen2.5_3B.yaml", 36, 2048, 11008, 16, 2, 151936, true, 0},
-    {"qwen2.5_7B.yaml", 28, 3584, 18944, 28, 4, 152064, false, 0},
-    {"qwen2.5_72B.yaml", 80, 8192, 29568, 64, 8, 152064, false, 0},
-    {"qwen3_4B.yaml", 36, 2560, 9728, 32, 8, 151936, true, 128},
-    {"qwen3_8B.yaml", 36, 4096, 12288, 32, 8, 151936, false, 128},
-    {"qwen3_32B.yaml", 64, 5120, 25600, 64, 8, 151936, false, 128},
-    {"mixtral_8x7B_v0.1.yaml", 32, 4096, 14336, 32, 8, 32000, false, 0},
-    {"mixtral_8x22B_v0.1.yaml", 56, 6144, 16384, 48, 8, 32000, false, 0},
+    {"llama2_7B.yaml", 32, 4096, 11008, 32, 32, 32000, false, 0, 0, 0, 0},
+    {"llama2_70B.yaml", 80, 8192, 28672, 64, 8, 32000, false, 0, 0, 0, 0},
+    {"llama3_8B.yaml", 32, 4096, 14336, 32, 8, 128256, false, 0, 0, 0, 0},
+    {"llama3.1_8B.yaml", 32, 4096, 14336, 32, 8, 128256, false, 0, 0, 0, 0},
+    {"llama3.1_70B.yaml", 80, 8192, 28672, 64, 8, 128256, false, 0, 0, 0, 0},
+    {"llama3.1_405B.yaml", 126, 16384, 53248, 128, 8, 128256, false, 0, 0, 0, 0},
+    {"llama3.2_1B.yaml", 16, 2048, 8192, 32, 8, 128256, true, 0, 0, 0, 0},
+    {"llama3.2_3B.yaml", 28, 3072, 8192, 24, 8, 128256, true, 0, 0, 0, 0},
+    {"qwen2.5_3B.yaml", 36, 2048, 11008, 16, 2, 151936, true, 0, 0, 0, 0},
+    {"qwen2.5_7B.yaml", 28, 3584, 18944, 28, 4, 152064, false, 0, 0, 0, 0},
+    {"qwen2.5_72B.yaml", 80, 8192, 29568, 64, 8, 152064, false, 0, 0, 0, 0},
+    {"qwen3_4B.yaml", 36, 2560, 9728, 32, 8, 151936, true, 128, 0, 0, 0},
+    {"qwen3_8B.yaml", 36, 4096, 12288, 32, 8, 151936, false, 128, 0, 0, 0},
+    {"qwen3_32B.yaml", 64, 5120, 25600, 64, 8, 151936, false, 128, 0, 0, 0},
+    {"mixtral_8x7B_v0.1.yaml", 32, 4096, 14336, 32, 8, 32000, false, 0, 8, 2, 14336},
+    {"mixtral_8x22B_v0.1.yaml", 56, 6144, 16384, 48, 8, 32000, false, 0, 8, 2, 16384},
+    // ffn_hidden_size is HF intermediate_size (Llama 4: intermediate_size_mlp, the dense MLP width).
+    {"qwen3_30B_A3B.yaml", 48, 2048, 6144, 32, 4, 151936, false, 128, 128, 8, 768},
+    {"qwen3_235B_A22B.yaml", 94, 4096, 12288, 64, 4, 151936, false, 128, 128, 8, 1536},
+    {"qwen3_5_35B_A3B.yaml", 40, 2048, 0, 16, 2, 248320, false, 256, 256, 8, 512},
+    {"llama4_17B16E.yaml", 48, 5120, 16384, 40, 8, 202048, false, 0, 16, 1, 8192},
+    {"llama4_17B128E.yaml", 48, 5120, 16384, 40, 8, 202048, false, 0, 128, 1, 8192},
 };
 
 }  // namespace
@@ -184,7 +206,7 @@ TEST(ZooFiles, EveryExtendsTargetExists) {
     }
     EXPECT_NO_THROW(resolve_file(file)) << file;
   }
-  EXPECT_GE(extends_seen, 37);  // every zoo file but language_model.yaml, plus pre_trainer.yaml
+  EXPECT_GE(extends_seen, 42);  // every zoo file but language_model.yaml, plus pre_trainer.yaml
 }
 
 TEST(ZooFiles, PreTrainerExtendsTrainerBase) {
@@ -230,7 +252,7 @@ TEST(ZooFiles, ModelFilesHaveConsistentArchitecture) {
       EXPECT_LE(int_value(model, "moe_router_topk", file), int_value(model, "num_experts", file));
     }
   }
-  EXPECT_GE(models_checked, 28);
+  EXPECT_GE(models_checked, 32);
 }
 
 TEST(ZooFiles, ModelFilesNameTheirSource) {
@@ -254,7 +276,9 @@ TEST(ZooFiles, ArchitecturesMatchPublishedConfigs) {
     const YAML::Node model = resolve_file(file);
     EXPECT_EQ(int_value(model, "num_layers", file), expected.num_layers);
     EXPECT_EQ(int_value(model, "hidden_size", file), expected.hidden_size);
-    EXPECT_EQ(int_value(model, "ffn_hidden_size", file), expected.ffn_hidden_size);
+    if (expected.ffn_hidden_size != 0) {  // 0: not in the HF config (an all-MoE model)
+      EXPECT_EQ(int_value(model, "ffn_hidden_size", file), expected.ffn_hidden_size);
+    }
     EXPECT_EQ(int_value(model, "num_attention_heads", file), expected.num_attention_heads);
     const bool grouped = has_value(model, "group_query_attention") && model["group_query_attention"].as<bool>();
     const long long groups = grouped ? int_value(model, "num_query_groups", file) : expected.num_attention_heads;
@@ -264,10 +288,18 @@ TEST(ZooFiles, ArchitecturesMatchPublishedConfigs) {
     if (expected.head_dim != 0) {
       EXPECT_EQ(int_value(model, "kv_channels", file), expected.head_dim);
     }
+    if (expected.num_experts == 0) {
+      EXPECT_FALSE(has_value(model, "num_experts")) << "a dense model with experts";
+    } else {
+      EXPECT_EQ(int_value(model, "num_experts", file), expected.num_experts);
+      EXPECT_EQ(int_value(model, "moe_router_topk", file), expected.moe_router_topk);
+      EXPECT_EQ(int_value(model, "moe_ffn_hidden_size", file), expected.moe_ffn_hidden_size);
+    }
   }
 }
 
-// Features Primus's presets leave out: Llama 3.x rope scaling, Qwen2.5 QKV bias, Qwen3 QK norm.
+// Features Primus's presets leave out or get wrong: Llama 3.x rope scaling, Qwen2.5 QKV bias,
+// Qwen3 QK norm, Llama 4 routing and rope layout, Qwen3.5 hybrid attention.
 TEST(ZooFiles, FamilyFeaturesMatchPublishedConfigs) {
   const auto model = [](const char* name) { return resolve_file(kModelsDir / name); };
   for (const char* name : {"llama3.1_8B.yaml", "llama3.1_70B.yaml", "llama3.1_405B.yaml", "llama3.3_70B.yaml"}) {
@@ -289,7 +321,7 @@ TEST(ZooFiles, FamilyFeaturesMatchPublishedConfigs) {
     EXPECT_FALSE(config["qk_layernorm"].as<bool>()) << name;
     EXPECT_DOUBLE_EQ(config["rotary_base"].as<double>(), 1000000.0) << name;
   }
-  for (const char* name : {"qwen3_4B.yaml", "qwen3_8B.yaml", "qwen3_14B.yaml", "qwen3_32B.yaml", "qwen3_30B_A3B.yaml"}) {
+  for (const char* name : {"qwen3_4B.yaml", "qwen3_8B.yaml", "qwen3_14B.yaml", "qwen3_32B.yaml", "qwen3_30B_A3B.yaml", "qwen3_235B_A22B.yaml"}) {
     const YAML::Node config = model(name);
     EXPECT_TRUE(config["qk_layernorm"].as<bool>()) << name;
     EXPECT_FALSE(config["add_qkv_bias"].as<bool>()) << name;
@@ -299,6 +331,41 @@ TEST(ZooFiles, FamilyFeaturesMatchPublishedConfigs) {
   EXPECT_EQ(qwen3_moe["num_experts"].as<int>(), 128);
   EXPECT_EQ(qwen3_moe["moe_router_topk"].as<int>(), 8);
   EXPECT_EQ(qwen3_moe["moe_ffn_hidden_size"].as<int>(), 768);
+  // Llama 4 (HF text_config): no rope on every 4th layer, interleaved rope pairs, one
+  // sigmoid-scored expert that scales its input, a shared expert; QK L2 norm and rope
+  // scaling on Scout only; Maverick's MoE layers are the odd ones.
+  for (const char* name : {"llama4_17B16E.yaml", "llama4_17B128E.yaml"}) {
+    const YAML::Node config = model(name);
+    EXPECT_EQ(config["no_rope_freq"].as<int>(), 4) << name;
+    EXPECT_TRUE(config["rotary_interleaved"].as<bool>()) << name;
+    EXPECT_DOUBLE_EQ(config["rotary_base"].as<double>(), 500000.0) << name;
+    EXPECT_EQ(config["moe_router_score_function"].as<std::string>(), "sigmoid") << name;
+    EXPECT_TRUE(config["moe_apply_probs_on_input"].as<bool>()) << name;
+    EXPECT_EQ(config["moe_shared_expert_intermediate_size"].as<int>(), 8192) << name;
+  }
+  const YAML::Node scout = model("llama4_17B16E.yaml");
+  EXPECT_TRUE(scout["qk_l2_norm"].as<bool>());
+  EXPECT_TRUE(scout["use_rope_scaling"].as<bool>());
+  EXPECT_DOUBLE_EQ(scout["rope_scaling_factor"].as<double>(), 8.0);
+  EXPECT_EQ(scout["max_position_embeddings"].as<int>(), 262144);
+  EXPECT_EQ(scout["moe_layer_freq"].as<int>(), 1);
+  const YAML::Node maverick = model("llama4_17B128E.yaml");
+  EXPECT_FALSE(maverick["qk_l2_norm"].as<bool>(false));
+  EXPECT_FALSE(maverick["use_rope_scaling"].as<bool>());
+  EXPECT_EQ(maverick["max_position_embeddings"].as<int>(), 1048576);
+  EXPECT_EQ(maverick["moe_layer_freq"].as<std::string>(), "([0,1]*24)");
+  // Qwen3.5 MoE (HF text_config): 3 gated-delta-net layers per gated full-attention layer,
+  // a quarter of each 256-wide head rotated, a gated shared expert.
+  const YAML::Node qwen35 = model("qwen3_5_35B_A3B.yaml");
+  EXPECT_EQ(qwen35["experimental_attention_variant"].as<std::string>(), "gdn");
+  EXPECT_EQ(qwen35["linear_attention_freq"].as<int>(), 4);
+  EXPECT_EQ(qwen35["linear_num_key_heads"].as<int>(), 16);
+  EXPECT_EQ(qwen35["linear_num_value_heads"].as<int>(), 32);
+  EXPECT_TRUE(qwen35["attention_output_gate"].as<bool>());
+  EXPECT_DOUBLE_EQ(qwen35["rotary_percent"].as<double>(), 0.25);
+  EXPECT_DOUBLE_EQ(qwen35["rotary_base"].as<double>(), 10000000.0);
+  EXPECT_EQ(qwen35["moe_shared_expert_intermediate_size"].as<int>(), 512);
+  EXPECT_TRUE(qwen35["moe_shared_expert_gate"].as<bool>());
   const YAML::Node deepseek_v3 = model("deepseek_v3.yaml");
   EXPECT_TRUE(deepseek_v3["multi_latent_attention"].as<bool>());
   EXPECT_EQ(deepseek_v3["vocab_size"].as<int>(), 129280);
@@ -337,7 +404,7 @@ TEST(ZooFiles, TinyModelsHaveTheAgreedShapes) {
 TEST(ZooFiles, ExperimentFilesCompose) {
   std::vector<fs::path> experiments = yaml_files_under(kExamplesDir);
   const std::vector<fs::path> fixtures = yaml_files_under(kFixturesDir / "primus_mi300x");
-  ASSERT_EQ(fixtures.size(), 7u);
+  ASSERT_EQ(fixtures.size(), 9u);
   ASSERT_GE(experiments.size(), 24u);
   std::set<std::string> ours;
   for (const auto& file : experiments) ours.insert(file.string());
@@ -350,8 +417,8 @@ TEST(ZooFiles, ExperimentFilesCompose) {
     const YAML::Node module = doc["modules"]["pre_trainer"];
     ASSERT_TRUE(module && module.IsMap());
     EXPECT_EQ(module["framework"].as<std::string>(""), "megatron");
-    const fs::path config_path = resolve_include(file, module["config"].as<std::string>(""));
-    const fs::path model_path = resolve_include(file, module["model"].as<std::string>(""));
+    const fs::path config_path = resolve_include(file, with_env_defaults(module["config"].as<std::string>("")));
+    const fs::path model_path = resolve_include(file, with_env_defaults(module["model"].as<std::string>("")));
     ASSERT_FALSE(config_path.empty()) << "config: " << module["config"];
     ASSERT_FALSE(model_path.empty()) << "model: " << module["model"];
     ASSERT_TRUE(module["overrides"].IsMap());
