@@ -160,7 +160,14 @@ TEST(CudaEngine, NonFiniteLossSkipsTheStep) {
 
 TEST(CudaEngine, RejectsUnsupportedSettings) {
   PRIMUS_SKIP_WITHOUT_GPU();
-  EXPECT_THROW(CudaEngine(small_config({"--recompute_granularity", "full"})), std::invalid_argument);
+  auto no_method = small_config();
+  no_method.training.recompute_granularity = config::RecomputeGranularity::full;
+  no_method.training.recompute_method = config::RecomputeMethod::none;
+  EXPECT_THROW(CudaEngine{no_method}, std::invalid_argument);
+  auto too_many = no_method;
+  too_many.training.recompute_method = config::RecomputeMethod::block;
+  too_many.training.recompute_num_layers = too_many.model.num_layers + 1;
+  EXPECT_THROW(CudaEngine{too_many}, std::invalid_argument);
   EXPECT_THROW(CudaEngine(small_config({"--kv_channels", "12"})), std::invalid_argument);
 }
 

@@ -27,7 +27,7 @@ head, data = rows[0], rows[1:]
 ki, vi, ui = head.index("Kernel Name"), head.index("Metric Value"), head.index("Metric Unit")
 total = collections.defaultdict(float); count = collections.Counter()
 for r in data:
-    v = float(r[vi].replace(",", "")); v = v / 1e6 if r[ui] == "nsecond" else v / 1e3 if r[ui] == "usecond" else v
+    v = float(r[vi].replace(",", "")); v = v / 1e6 if r[ui] in ("ns", "nsecond") else v / 1e3 if r[ui] in ("us", "usecond") else v
     name = r[ki][:70]; total[name] += v / 2; count[name] += 1  # two steps profiled
 all_ms = sum(total.values())
 print(f"kernel time per step (ncu, serialized, 2 steps / 2): {all_ms:.1f} ms")

@@ -19,6 +19,10 @@ namespace primus::train::cuda {
 void split_master_weights(const float* in, std::uint16_t* high, std::uint16_t* low, std::int64_t count);
 void join_master_weights(const std::uint16_t* high, const std::uint16_t* low, float* out, std::int64_t count);
 
+// Device: fp32 in[count] -> high, low halves (exact); in may be any scratch of count floats.
+void split_master_weights_on_device(const float* in, __nv_bfloat16* high, std::uint16_t* low, std::int64_t count,
+                                    cudaStream_t stream);
+
 // AdamW (torch.optim.AdamW order, as primus::optim::AdamW::step) on the split master weights.
 // The gradient is scaled by *clip_coeff; the whole update is skipped when *found_non_finite != 0
 // or *loss_sum is not finite. segments: as ops::cuda::adamw_step's (device, sorted, weight-decay flag).
