@@ -97,8 +97,8 @@ void run_benchmark(const BenchmarkArgs& args, const std::vector<std::string>& ov
   const auto usage = engine->memory_usage();
   fmt::print("benchmark: {} iterations, {:.2f} ms/iteration, {:.0f} tokens/s, {:.1f} TFLOP/s/GPU, MFU {:.1f}%\n",
              args.iters, seconds * 1e3, tokens / seconds, tflops, 100.0 * tflops / kPeakTflops);
-  fmt::print("benchmark: peak memory {:.2f} GB ({:.2f} GiB; {} memory used now {:.2f} GB, CUDA context included), "
-             "last loss {:.4f}\n",
+  // On GPUs "used now" is cudaMemGetInfo's total - free: the CUDA context included, unlike the peak.
+  fmt::print("benchmark: peak memory {:.2f} GB ({:.2f} GiB; {} memory in use now {:.2f} GB), last loss {:.4f}\n",
              peak_gb, peak_gb * 1e9 / (1 << 30), usage.source, static_cast<double>(usage.used_bytes) / 1e9, last.loss);
   nlohmann::json out = {{"backend", engine->backend_name()},
                         {"layers", c.model.num_layers},
