@@ -1,0 +1,266 @@
+// CudaEngine: buffers, upload/download, the optimizer step, and the "cuda" backend registration.
+#include "primus/train/cuda/cuda_engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "primus/model/parameter_init.hpp"
+#include "primus/ops/cuda/cuda_check.hpp"
+#include "primus/ops/cuda/grad_norm.hpp"
+#include "primus/train/cuda/master_weights.hpp"
+
+namespace primus::train::cuda {
+
+namespace {
+
+void require_size(std::size_t got, std::int64_t expected, const char* what) {
+  if (static_cast<std::int64_t>(got) != expected)
+    throw std::invalid_argument(std::string(what) + ": buffer of " + std::to_string(got) + " elements, expected " +
+                                std::to_string(expected));
+}
+
+std::size_t device_used_bytes() {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  PRIMUS_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  return total_bytes - free_bytes;
+}
+
+void check_supported(const config::TrainConfig& c) {
+  if (c.training.precision == config::Precision::fp16)
+    throw std::invalid_argument("precision fp16: the cuda backend trains in bf16 (set bf16: true)");
+  if (c.parallel.tensor_model_parallel_size != 1 || c.parallel.pipeline_model_parallel_size != 1)
+    throw std::invalid_argument("the cuda backend runs one GPU: tensor_model_parallel_size and "
+                                "pipeline_model_parallel_size must be 1");
+}
+
+}  // namespace
+
+CudaEngine::CudaEngine(const config::TrainConfig& config)
+    : config_(config), layout_(model::build_parameter_layout(config.model)) {
+  check_supported(config);
+  PRIMUS_CUDA_CHECK(cudaFree(nullptr));  // create the context before measuring
+  used_before_ = device_used_bytes();
+  PRIMUS_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  const std::int64_t n = layout_.total_numel;
+  std::vector<ops::cuda::AdamWSegment> segments;
+  for (const auto& p : layout_.parameters)
+    segments.push_back({p.offset, p.offset + p.numel, p.weight_decay ? 1 : 0, 0});
+  segment_count_ = static_cast<std::int64_t>(segments.size());
+  auto plan = [&](model::cuda::DeviceArena& arena) {
+    weights_high_ = arena.allocate<__nv_bfloat16>(n);
+    weights_low_ = arena.allocate<std::uint16_t>(n);
+    grads_ = arena.allocate<float>(n);
+    exp_avg_ = arena.allocate<float>(n);
+    exp_avg_sq_ = arena.allocate<float>(n);
+    segments_ = arena.allocate<ops::cuda::AdamWSegment>(segment_count_);
+    norm_scratch_ = arena.allocate<double>(ops::cuda::grad_sum_of_squares_scratch_doubles());
+    scalars_ = arena.allocate<DeviceScalars>(1);
+  };
+  model::cuda::DeviceArena measuring;
+  plan(measuring);
+  state_ = model::cuda::DeviceArena(measuring.high_water());
+  plan(state_);
+  PRIMUS_CUDA_CHECK(cudaMemcpy(segments_, segments.data(), segments.size() * sizeof(segments[0]),
+                               cudaMemcpyHostToDevice));
+  PRIMUS_CUDA_CHECK(cudaMemset(exp_avg_, 0, static_cast<std::size_t>(n) * sizeof(float)));
+  PRIMUS_CUDA_CHECK(cudaMemset(exp_avg_sq_, 0, static_cast<std::size_t>(n) * sizeof(float)));
+  PRIMUS_CUDA_CHECK(cudaMemset(grads_, 0, static_cast<std::size_t>(n) * sizeof(float)));
+  PRIMUS_CUDA_CHECK(cudaMemset(scalars_, 0, sizeof(DeviceScalars)));
+  PRIMUS_CUDA_CHECK(cudaMallocHost(&host_scalars_, sizeof(DeviceScalars)));
+  model_ = std::make_unique<model::cuda::CudaGPTModel>(
+      config.model, config.training.micro_batch_size,
+      model::cuda::RecomputePlan::from_config(config.training, config.model.num_layers), layout_, weights_high_,
+      grads_, stream_);
+  sample_memory();
+}
+
+CudaEngine::~CudaEngine() {
+  model_.reset();
+  if (host_scalars_ != nullptr) cudaFreeHost(host_scalars_);
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+}
+
+void CudaEngine::init_parameters(std::uint64_t seed) {
+  // Not value-initialised: init_parameters writes every element (saves a pass over ~11 GB at 8B).
+  const std::size_t n = static_cast<std::size_t>(layout_.total_numel);
+  std::unique_ptr<float[]> host(new float[n]);
+  model::init_parameters(layout_, config_.model, seed, {host.get(), n});
+  write_parameters({host.get(), n});
+}
+
+void CudaEngine::write_parameters(std::span<const float> in) {
+  require_size(in.size(), num_parameters(), "write_parameters");
+  // The fp32 grads buffer is free between steps: stage the fp32 values there and split on the device.
+  const std::size_t n = in.size();
+  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  PRIMUS_CUDA_CHECK(cudaMemcpy(grads_, in.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+  split_master_weights_on_device(grads_, weights_high_, weights_low_, static_cast<std::int64_t>(n), stream_);
+  PRIMUS_CUDA_CHECK(cudaMemsetAsync(grads_, 0, n * sizeof(float), stream_));
+  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaEngine::read_parameters(std::span<float> out) const {
+  require_size(out.size(), num_parameters(), "read_parameters");
+  const std::int64_t n = num_parameters();
+  std::vector<std::uint16_t> high(static_cast<std::size_t>(n)), low(static_cast<std::size_t>(n));
+  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  PRIMUS_CUDA_CHECK(cudaMemcpy(high.data(), weights_high_, high.size() * 2, cudaMemcpyDeviceToHost));
+  PRIMUS_CUDA_CHECK(cudaMemcpy(low.data(), weights_low_, low.size() * 2, cudaMemcpyDeviceToHost));
+  join_master_weights(high.data(), low.data(), out.data(), n);
+}
+
+void CudaEngine::read_optimizer_state(std::span<float> exp_avg, std::span<float> exp_avg_sq) const {
+  require_size(exp_avg.size(), num_parameters(), "read_optimizer_state");
+  require_size(exp_avg_sq.size(), num_parameters(), "read_optimizer_state");
+  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  PRIMUS_CUDA_CHECK(cudaMemcpy(exp_avg.data(), exp_avg_, exp_avg.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  PRIMUS_CUDA_CHECK(
+      cudaMemcpy(exp_avg_sq.data(), exp_avg_sq_, exp_avg_sq.size() * sizeof(float), cudaMemcpyDeviceToHost));
+}
+
+void CudaEngine::write_optimizer_state(std::span<const float> exp_avg, std::span<const float> exp_avg_sq) {
+  require_size(exp_avg.size(), num_parameters(), "write_optimizer_state");
+  require_size(exp_avg_sq.size(), num_parameters(), "write_optimizer_state");
+  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  PRIMUS_CUDA_CHECK(cudaMemcpy(exp_avg_, exp_avg.data(), exp_avg.size() * sizeof(float), cudaMemcpyHostToDevice));
+  PRIMUS_CUDA_CHECK(
+      cudaMemcpy(exp_avg_sq_, exp_avg_sq.data(), exp_avg_sq.size() * sizeof(float), cudaMemcpyHostToDevice));
+}
+
+void CudaEngine::read_gradients(std::span<float> out) const {
+  require_size(out.size(), num_parameters(), "read_gradients");
+  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  PRIMUS_CUDA_CHECK(cudaMemcpy(out.data(), grads_, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+}
+
+void CudaEngine::set_optimizer_step_count(std::int64_t steps) {
+  if (steps < 0) throw std::invalid_argument("optimizer step count " + std::to_string(steps) + " must be >= 0");
+  step_count_ = steps;
+}
+
+void CudaEngine::upload_batch(const model::MicroBatch& batch, float grad_scale) {
+  if (batch.micro_batch_size != model_->micro_batch_size())
+    throw std::invalid_argument("MicroBatch: micro_batch_size = " + std::to_string(batch.micro_batch_size) +
+                                ", expected " + std::to_string(model_->micro_batch_size()) + " (the model's)");
+  if (batch.seq_length <= 0 || batch.seq_length > config_.model.seq_length)
+    throw std::invalid_argument("MicroBatch: seq_length = " + std::to_string(batch.seq_length) + ", expected 1.." +
+                                std::to_string(config_.model.seq_length));
+  const std::size_t rows = static_cast<std::size_t>(batch.micro_batch_size) * batch.seq_length;
+  if (batch.tokens.size() != rows || batch.labels.size() != rows || batch.loss_mask.size() != rows)
+    throw std::invalid_argument("MicroBatch: tokens, labels and loss_mask must each hold micro_batch_size * "
+                                "seq_length = " + std::to_string(rows) + " entries");
+  double mask_sum = 0.0;
+  for (float m : batch.loss_mask) mask_sum += m;
+  host_loss_weights_.resize(rows);
+  for (std::size_t r = 0; r < rows; ++r)
+    host_loss_weights_[r] = mask_sum > 0.0 ? static_cast<float>(grad_scale * batch.loss_mask[r] / mask_sum) : 0.0f;
+  // Pageable sources: cudaMemcpyAsync returns once the data is staged, so the vectors may change afterwards.
+  PRIMUS_CUDA_CHECK(cudaMemcpyAsync(model_->tokens(), batch.tokens.data(), rows * 4, cudaMemcpyHostToDevice, stream_));
+  PRIMUS_CUDA_CHECK(cudaMemcpyAsync(model_->labels(), batch.labels.data(), rows * 4, cudaMemcpyHostToDevice, stream_));
+  PRIMUS_CUDA_CHECK(cudaMemcpyAsync(model_->loss_weights(), host_loss_weights_.data(), rows * 4,
+                                    cudaMemcpyHostToDevice, stream_));
+}
+
+void CudaEngine::forward_backward(const model::MicroBatch& batch, int index, int count) {
+  if (count <= 0 || index < 0 || index >= count)
+    throw std::invalid_argument("forward_backward: micro-batch " + std::to_string(index) + " of " +
+                                std::to_string(count));
+  upload_batch(batch, 1.0f / static_cast<float>(count));
+  model_->forward_backward(batch.seq_length, index == 0);
+  // Σ losses * weights = this micro-batch's masked mean / count: the global batch's mean after the last one.
+  accumulate_weighted_loss(&scalars_->loss_sum, model_->losses(), model_->loss_weights(),
+                           static_cast<std::int64_t>(batch.micro_batch_size) * batch.seq_length, index == 0, stream_);
+}
+
+StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double clip_grad) {
+  const std::int64_t n = num_parameters();
+  ops::cuda::grad_sum_of_squares(&scalars_->sum_of_squares, grads_, n, norm_scratch_, stream_);
+  ops::cuda::grad_clip_coefficient(&scalars_->clip_coeff, &scalars_->found_non_finite, &scalars_->grad_norm,
+                                   &scalars_->sum_of_squares, clip_grad, stream_);
+  ops::cuda::AdamWHyperparameters hyper{lr,
+                                        config_.optimizer.adam_beta1,
+                                        config_.optimizer.adam_beta2,
+                                        config_.optimizer.adam_eps,
+                                        weight_decay,
+                                        step_count_ + 1};
+  split_adamw_step(weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, &scalars_->clip_coeff,
+                   &scalars_->found_non_finite, &scalars_->loss_sum, segments_, segment_count_, n, hyper, stream_);
+  // The step's one host synchronisation.
+  PRIMUS_CUDA_CHECK(
+      cudaMemcpyAsync(host_scalars_, scalars_, sizeof(DeviceScalars), cudaMemcpyDeviceToHost, stream_));
+  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  StepResult result;
+  result.loss = static_cast<float>(host_scalars_->loss_sum);
+  result.grad_norm = host_scalars_->grad_norm;
+  result.skipped = host_scalars_->found_non_finite != 0 || !std::isfinite(host_scalars_->loss_sum);
+  if (!result.skipped) ++step_count_;
+  sample_memory();
+  return result;
+}
+
+double CudaEngine::evaluate_loss(const model::MicroBatch& batch) {
+  upload_batch(batch, 1.0f);
+  model_->forward_loss(batch.seq_length);
+  accumulate_weighted_loss(&scalars_->eval_loss, model_->losses(), model_->loss_weights(),
+                           static_cast<std::int64_t>(batch.micro_batch_size) * batch.seq_length, true, stream_);
+  double loss = 0.0;
+  PRIMUS_CUDA_CHECK(cudaMemcpyAsync(&host_scalars_->eval_loss, &scalars_->eval_loss, sizeof(double),
+                                    cudaMemcpyDeviceToHost, stream_));
+  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  loss = host_scalars_->eval_loss;
+  return loss;
+}
+
+void CudaEngine::forward_logits(const model::MicroBatch& batch, std::span<float> out) {
+  const std::size_t count = static_cast<std::size_t>(batch.micro_batch_size) * batch.seq_length *
+                            static_cast<std::size_t>(config_.model.padded_vocab_size);
+  require_size(out.size(), static_cast<std::int64_t>(count), "forward_logits");
+  upload_batch(batch, 1.0f);
+  model_->forward_loss(batch.seq_length);
+  std::vector<__nv_bfloat16> host(count);
+  PRIMUS_CUDA_CHECK(cudaMemcpyAsync(host.data(), model_->logits(), count * 2, cudaMemcpyDeviceToHost, stream_));
+  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  for (std::size_t i = 0; i < count; ++i) out[i] = __bfloat162float(host[i]);
+}
+
+void CudaEngine::sample_memory() const { peak_used_ = std::max(peak_used_, device_used_bytes()); }
+
+std::size_t CudaEngine::peak_memory_bytes() const {
+  sample_memory();
+  return peak_used_ > used_before_ ? peak_used_ - used_before_ : 0;
+}
+
+std::size_t CudaEngine::arena_bytes() const { return state_.capacity() + model_->activation_bytes(); }
+
+log::MemoryUsage CudaEngine::memory_usage() const {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  PRIMUS_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  log::MemoryUsage usage;
+  usage.source = "cuda";
+  usage.used_bytes = total_bytes - free_bytes;
+  usage.free_bytes = free_bytes;
+  usage.total_bytes = total_bytes;
+  return usage;
+}
+
+namespace {
+
+bool cuda_device_present() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+}
+
+// Registers "cuda" when the CUDA library is linked in (whole-archive).
+const bool registered = [] {
+  register_engine_backend({"cuda", 10, cuda_device_present,
+                           [](const config::TrainConfig& c) -> std::unique_ptr<TrainingEngine> {
+                             return std::make_unique<CudaEngine>(c);
+                           }});
+  return true;
+}();
+
+}  // namespace
+
+}  // namespace primus::train::cuda
