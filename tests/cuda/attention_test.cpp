@@ -2,6 +2,8 @@
 // causal GQA forward output and log-sum-exp, and the backward dQ, dK, dV.
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <algorithm>
 #include <cmath>
 #include <iostream>
@@ -14,6 +16,13 @@
 #include "primus/ops/cuda/attention.hpp"
 
 namespace primus::ops::cuda {
+
+// Readable test labels in ctest (instead of the struct's bytes).
+void PrintTo(const AttentionShape& s, std::ostream* os) {
+  *os << "b" << s.batch << " s" << s.seq_len << " hq" << s.num_q_heads << " hkv" << s.num_kv_heads << " d"
+      << s.head_dim;
+}
+
 namespace {
 
 using testing::DeviceBuffer;

@@ -2,6 +2,8 @@
 // forward with and without bias, d_input, fp32 main-grad accumulation of dW and dbias.
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <iostream>
 #include <random>
 #include <stdexcept>
@@ -23,6 +25,11 @@ constexpr double kTolerance = 1e-2;
 struct LinearShape {
   int64_t rows, in_features, out_features;
 };
+
+// Readable test labels in ctest (instead of the struct's bytes).
+void PrintTo(const LinearShape& s, std::ostream* os) {
+  *os << s.rows << "x" << s.in_features << "->" << s.out_features;
+}
 
 class GemmTest : public ::testing::TestWithParam<LinearShape> {};
 
