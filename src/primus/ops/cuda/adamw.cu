@@ -1,4 +1,4 @@
-// AdamW kernel: grid-stride over packs of 4 elements (streaming float4 accesses), each thread
+// AdamW kernel: grid-stride over packs of 4 elements (float4 accesses), each thread
 // finding its pack's segment by binary search in the (small, cached) segment table.
 #include <cmath>
 
@@ -19,16 +19,6 @@ struct AdamWScalars {
   float beta2;
   float eps;
 };
-
-// Streaming (evict-first) 16-byte accesses: every byte is touched once per step, so keeping
-// it in L2 only evicts lines other warps still need.
-__device__ __forceinline__ void load_streaming(const float* p, float (&out)[4]) {
-  const float4 v = __ldcs(reinterpret_cast<const float4*>(p));
-  out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
-}
-__device__ __forceinline__ void store_streaming(float* p, const float (&in)[4]) {
-  __stcs(reinterpret_cast<float4*>(p), make_float4(in[0], in[1], in[2], in[3]));
-}
 
 // Index of the last segment with begin <= element, or -1.
 __device__ __forceinline__ std::int64_t find_segment(const AdamWSegment* segments, std::int64_t count,
@@ -61,17 +51,10 @@ __global__ void adamw_kernel(float* params, bf16* model_params, float* exp_avg, 
     if (width <= 0) continue;
     float param[kVec], grad[kVec], m[kVec], v[kVec];
     if (p < packs) {
-      if constexpr (kVec == 4) {
-        load_streaming(params + first, param);
-        load_streaming(grads + first, grad);
-        load_streaming(exp_avg + first, m);
-        load_streaming(exp_avg_sq + first, v);
-      } else {
-        detail::load_f32<kVec>(params + first, param);
-        detail::load_f32<kVec>(grads + first, grad);
-        detail::load_f32<kVec>(exp_avg + first, m);
-        detail::load_f32<kVec>(exp_avg_sq + first, v);
-      }
+      detail::load_f32<kVec>(params + first, param);
+      detail::load_f32<kVec>(grads + first, grad);
+      detail::load_f32<kVec>(exp_avg + first, m);
+      detail::load_f32<kVec>(exp_avg_sq + first, v);
     } else {
       for (int i = 0; i < width; ++i)
         param[i] = params[first + i], grad[i] = grads[first + i], m[i] = exp_avg[first + i],
@@ -97,20 +80,14 @@ __global__ void adamw_kernel(float* params, bf16* model_params, float* exp_avg, 
     }
     if (!touched) continue;
     if (p < packs) {
-      if constexpr (kVec == 4) {
-        store_streaming(params + first, param);
-        store_streaming(exp_avg + first, m);
-        store_streaming(exp_avg_sq + first, v);
-      } else {
-        detail::store_f32<kVec>(params + first, param);
-        detail::store_f32<kVec>(exp_avg + first, m);
-        detail::store_f32<kVec>(exp_avg_sq + first, v);
-      }
+      detail::store_f32<kVec>(params + first, param);
+      detail::store_f32<kVec>(exp_avg + first, m);
+      detail::store_f32<kVec>(exp_avg_sq + first, v);
       if (model_params != nullptr) {
         if constexpr (kVec == 4) {
           __nv_bfloat162 pair[2] = {__floats2bfloat162_rn(param[0], param[1]),
                                     __floats2bfloat162_rn(param[2], param[3])};
-          __stcs(reinterpret_cast<uint2*>(model_params + first), *reinterpret_cast<const uint2*>(pair));
+          *reinterpret_cast<uint2*>(model_params + first) = *reinterpret_cast<const uint2*>(pair);
         } else {
           for (int i = 0; i < kVec; ++i) model_params[first + i] = __float2bfloat16_rn(param[i]);
         }

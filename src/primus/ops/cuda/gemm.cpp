@@ -2,7 +2,6 @@
 // are expressed as column-major cuBLASLt products (row-major X[r,c] is column-major Xᵀ).
 #include "primus/ops/cuda/gemm.hpp"
 
-#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -36,22 +35,10 @@ void check_dims(int64_t rows, int64_t in_features, int64_t out_features, const c
 
 }  // namespace
 
-// Autotuning: the heuristic's first algorithm is not always the fastest (measured on H100 for
-// some dW shapes), so large GEMMs time up to kTuneCandidates of its proposals on their first call.
-constexpr int kTuneCandidates = 8;
-constexpr int kTuneRepetitions = 3;
-// Below this many flops a GEMM takes microseconds: timing noise would pick at random and make
-// two runs of the same model differ bitwise, for no gain worth having.
-constexpr double kTuneMinFlops = 1e10;
-// A candidate replaces the heuristic's first only when it is clearly faster, for the same reason.
-constexpr float kTuneMinGain = 0.02f;
-
 struct GemmRunner::Plan {
   cublasLtMatmulDesc_t operation = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulAlgo_t algo{};
-  std::vector<cublasLtMatmulAlgo_t> candidates;  // the heuristic's proposals, best-ranked first
-  bool tuned = false;
 
   ~Plan() {
     // Destroy calls only fail on invalid handles; nothing useful to do about it in a destructor.
@@ -103,7 +90,7 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& key) {
 
   cublasLtMatmulPreference_t preference = nullptr;
   PRIMUS_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference));
-  cublasLtMatmulHeuristicResult_t results[kTuneCandidates]{};
+  cublasLtMatmulHeuristicResult_t result{};
   int returned = 0;
   try {
     const uint64_t workspace_limit = workspace_bytes_;
@@ -118,7 +105,7 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& key) {
       PRIMUS_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference, alignment_attributes[i], &alignments[i],
                                                                sizeof(alignments[i])));
     PRIMUS_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, plan->operation, plan->a, plan->b, plan->c,
-                                                       plan->c, preference, kTuneCandidates, results, &returned));
+                                                       plan->c, preference, 1, &result, &returned));
   } catch (...) {
     cublasLtMatmulPreferenceDestroy(preference);
     throw;
@@ -126,64 +113,8 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& key) {
   cublasLtMatmulPreferenceDestroy(preference);
   if (returned == 0)
     throw std::runtime_error("cuBLASLt heuristic found no algorithm for GEMM " + describe(key));
-  for (int i = 0; i < returned; ++i)
-    if (results[i].state == CUBLAS_STATUS_SUCCESS && results[i].workspaceSize <= workspace_bytes_)
-      plan->candidates.push_back(results[i].algo);
-  if (plan->candidates.empty())
-    throw std::runtime_error("cuBLASLt heuristic found no usable algorithm for GEMM " + describe(key));
-  plan->algo = plan->candidates.front();
+  plan->algo = result.algo;
   return *plans_.emplace(key, std::move(plan)).first->second;
-}
-
-void GemmRunner::tune(const GemmKey& key, Plan& plan, const void* a, const void* b, void* c, float beta) {
-  plan.tuned = true;
-  const double flops = 2.0 * static_cast<double>(key.m) * static_cast<double>(key.n) * static_cast<double>(key.k);
-  if (plan.candidates.size() < 2 || flops < kTuneMinFlops) return;
-  if (key.beta_nonzero) {
-    // Trials would add into the caller's accumulator: take the choice timed for the same GEMM
-    // with beta = 0 (the first micro-batch's call, made before any accumulating one); the
-    // algorithms proposed do not depend on beta.
-    GemmKey overwrite = key;
-    overwrite.beta_nonzero = false;
-    if (auto found = plans_.find(overwrite); found != plans_.end() && found->second->tuned)
-      plan.algo = found->second->algo;
-    return;
-  }
-  // beta = 0: every trial only overwrites c, which the real call right after overwrites again.
-  cudaEvent_t start = nullptr, stop = nullptr;
-  PRIMUS_CUDA_CHECK(cudaEventCreate(&start));
-  if (const cudaError_t created = cudaEventCreate(&stop); created != cudaSuccess) {
-    cudaEventDestroy(start);
-    PRIMUS_CUDA_CHECK(created);
-  }
-  const float alpha = 1.0f;
-  float best_ms = -1.0f, first_ms = -1.0f;
-  std::size_t best = 0;
-  try {
-    for (std::size_t i = 0; i < plan.candidates.size(); ++i) {
-      const auto run = [&] {
-        return cublasLtMatmul(handle_, plan.operation, &alpha, a, plan.a, b, plan.b, &beta, c, plan.c, c, plan.c,
-                              &plan.candidates[i], workspace_, workspace_bytes_, stream_);
-      };
-      if (run() != CUBLAS_STATUS_SUCCESS) continue;  // a proposal that cannot run here is skipped, not fatal
-      PRIMUS_CUDA_CHECK(cudaEventRecord(start, stream_));
-      for (int r = 0; r < kTuneRepetitions; ++r) PRIMUS_CUBLAS_CHECK(run());
-      PRIMUS_CUDA_CHECK(cudaEventRecord(stop, stream_));
-      PRIMUS_CUDA_CHECK(cudaEventSynchronize(stop));
-      float ms = 0.0f;
-      PRIMUS_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      if (i == 0) first_ms = ms;
-      if (best_ms < 0.0f || ms < best_ms) best_ms = ms, best = i;
-    }
-  } catch (...) {
-    cudaEventDestroy(stop);
-    cudaEventDestroy(start);
-    throw;
-  }
-  cudaEventDestroy(stop);
-  cudaEventDestroy(start);
-  if (best_ms < 0.0f) return;
-  if (first_ms < 0.0f || best_ms < first_ms * (1.0f - kTuneMinGain)) plan.algo = plan.candidates[best];
 }
 
 void GemmRunner::matmul(const GemmKey& key, const void* a, const void* b, void* c, float beta, const void* bias) {
@@ -191,7 +122,6 @@ void GemmRunner::matmul(const GemmKey& key, const void* a, const void* b, void* 
   if (key.epilogue == CUBLASLT_EPILOGUE_BIAS)
     PRIMUS_CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
-  if (!plan.tuned) tune(key, plan, a, b, c, beta);
   const float alpha = 1.0f;
   PRIMUS_CUBLAS_CHECK(cublasLtMatmul(handle_, plan.operation, &alpha, a, plan.a, b, plan.b, &beta, c, plan.c, c,
                                      plan.c, &plan.algo, workspace_, workspace_bytes_, stream_));

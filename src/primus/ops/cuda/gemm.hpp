@@ -4,8 +4,7 @@
 //   backward input   d_input[rows,in] = d_output[rows,out] · W
 //   backward weight  main_grad[out,in] (+)= d_outputᵀ · input, fp32 (gradient accumulation fusion)
 //   backward bias    bias_main_grad[out] (+)= d_outputᵀ · ones[rows], fp32 (a GEMV on the same path)
-// Descriptors, layouts and the algorithm are cached per GEMM key; a large GEMM's algorithm is
-// autotuned on its first call (the heuristic's proposals timed in place when beta = 0).
+// Descriptors, layouts and the heuristic's algorithm are cached per GEMM key.
 #pragma once
 
 #include <cublasLt.h>
@@ -72,8 +71,6 @@ class GemmRunner {
   // D = alpha·op(A)·op(B) + beta·C with C == D; bias only for the BIAS epilogue.
   void matmul(const GemmKey& key, const void* a, const void* b, void* c, float beta, const void* bias);
   Plan& plan_for(const GemmKey& key);
-  // Picks plan.algo among plan.candidates by timing them on this call's operands (synchronizes the stream).
-  void tune(const GemmKey& key, Plan& plan, const void* a, const void* b, void* c, float beta);
   const bf16* ones(int64_t count);  // device vector of bf16 ones, grown only when a longer one is asked for
 
   cudaStream_t stream_;
