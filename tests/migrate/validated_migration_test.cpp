@@ -106,13 +106,15 @@ TEST(ValidatedMigration, Gpt3OneSeventyFiveBBuildsWithItsGeneratedModel) {
   EXPECT_EQ(result.model, "train_gpt3_175b_model") << result.match_explanation;  // no zoo model matches
   OutputDirectory dir("validated-gpt3");
   write_migration(result, dir.path());
-  // The script names GPT-2 vocabulary files but no --tokenizer-type (as Megatron-LM's own example):
-  // the config system cannot size the vocabulary, and says so.
+  // The script names GPT-2 vocabulary and merge files but no --tokenizer-type (as Megatron-LM's own
+  // example): the merge file implies GPT2BPETokenizer, which the report says, and the config validates.
+  EXPECT_NE(migration_report(result).find("tokenizer_type: GPT2BPETokenizer inferred from --merge-file"),
+            std::string::npos)
+      << migration_report(result);
   MigrationValidation validation = validate_migration(result, dir.path());
-  EXPECT_FALSE(validation.ok);
-  EXPECT_NE(validation.error.find("vocab_size is not set and no tokenizer_type"), std::string::npos) << validation.error;
-  // With the user's fix given on the command line, it builds with the script's values.
-  config::TrainConfig c = build(result, dir, {"tokenizer_type=GPT2BPETokenizer"});
+  EXPECT_TRUE(validation.ok) << validation.error;
+  config::TrainConfig c = build(result, dir, {});
+  EXPECT_EQ(c.data.tokenizer_type, "GPT2BPETokenizer");
   // No --ffn-hidden-size: 4h; no --group-query-attention: a group per head; Megatron's LayerNorm, biases, tied embeddings.
   // rotary_base is language_model.yaml's (unused with learned positions).
   EXPECT_EQ(model_fields(c.model), std::tuple(96, 12288, 4 * 12288, 96, 96, 2048, 2048, 10000.0,

@@ -235,6 +235,12 @@ MigrationResult migrate_megatron_script(const fs::path& script, const std::vecto
   if (run.launches.size() > 1) notes.push_back("the script launched " + std::to_string(run.launches.size()) + " commands; migrated the last training launch");
 
   MappedArguments mapped = map_megatron_arguments(training->arguments);
+  // A merge file is read only by Megatron's GPT2BPETokenizer: name it when the script leaves
+  // --tokenizer-type out (as Megatron-LM's GPT-3 example does), so the vocabulary has a source.
+  if (mapped.keys.count("merge_file") && !mapped.keys.count("tokenizer_type")) {
+    mapped.keys["tokenizer_type"] = scalar_value(Scalar{ScalarKind::String, "GPT2BPETokenizer"});
+    notes.push_back("tokenizer_type: GPT2BPETokenizer inferred from --merge-file (the only Megatron tokenizer that reads one)");
+  }
   ScriptSettings settings{mapped.keys, {}, fs::path(training->entry_point).filename().string().find("mamba") != std::string::npos ? "mamba" : "gpt"};
   MigrationResult result = build_migration(script.string(), options.exp_name.value_or(script.stem().string()), settings,
                                            options, std::move(notes));
