@@ -113,3 +113,33 @@ TEST(TrainerCheckpointFlags, DisableLastSavingLeavesNoFinalCheckpoint) {
 
 }  // namespace
 }  // namespace primus::train::testing
+
+namespace primus::train::testing {
+namespace {
+
+// Resuming under a different schedule (train_iters changed, lr_decay_iters following it) is an
+// error naming the key to set, unless override_opt_param_scheduler lets the config's schedule win.
+TEST(TrainerCheckpointFlags, ChangedScheduleNeedsOverrideOptParamScheduler) {
+  ScratchDirectory scratch;
+  const auto first = tiny_experiment(scratch.path(), {"train_iters=10", "lr_decay_iters=null"});
+  train(first);
+  const auto strict = tiny_experiment(scratch.path(), {"train_iters=20", "lr_decay_iters=null",
+                                                       "auto_continue_train=true",
+                                                       "override_opt_param_scheduler=false"});
+  try {
+    train(strict);
+    FAIL() << "a checkpoint saved under another schedule was resumed silently";
+  } catch (const std::runtime_error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("override_opt_param_scheduler: true"), std::string::npos) << message;
+  }
+  const auto overriding = tiny_experiment(scratch.path(), {"train_iters=20", "lr_decay_iters=null",
+                                                           "auto_continue_train=true",
+                                                           "override_opt_param_scheduler=true"});
+  const TrainSummary summary = train(overriding);
+  EXPECT_EQ(summary.resumed_from, 10);
+  EXPECT_EQ(summary.final_iteration, 20);
+}
+
+}  // namespace
+}  // namespace primus::train::testing

@@ -160,6 +160,7 @@ void read_optimizer(const SettingReader& r, OptimizerConfig& o) {
   r.read("adam_beta2", o.adam_beta2);
   r.read("adam_eps", o.adam_eps);
   r.read("clip_grad", o.clip_grad);
+  r.read("override_opt_param_scheduler", o.override_opt_param_scheduler);
 }
 
 void read_data(const SettingReader& r, DataConfig& data) {

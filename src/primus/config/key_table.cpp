@@ -809,7 +809,7 @@ constexpr std::array kKeySpecs{
     KeySpec{"overlap_param_gather", Bool, "false", "Overlap the distributed optimizer's parameter all-gather with forward.", true, false},
     KeySpec{"overlap_param_gather_with_optimizer_step", Bool, "false", "Overlap the first bucket's parameter all-gather with the optimizer step.", false, false},
     KeySpec{"override_ckpt_iteration", Int, "null", "Replace the iteration stored in the loaded checkpoint.", false, true},
-    KeySpec{"override_opt_param_scheduler", Bool, "true", "Take scheduler values from the config rather than the checkpoint.", false, false},
+    KeySpec{"override_opt_param_scheduler", Bool, "true", "Take scheduler values from the config rather than the checkpoint.", true, false},
     KeySpec{"pad_vocab_size", Bool, "true", "Pad the vocabulary size automatically.", false, false},
     KeySpec{"padded_vocab_size", Int, "null", "Vocabulary size after padding.", false, true},
     KeySpec{"params_dtype", String, "null", "Dtype of model parameters.", false, true},

@@ -123,6 +123,9 @@ struct OptimizerConfig {
   double adam_beta2 = 0.999;
   double adam_eps = 1e-8;
   double clip_grad = 1.0;  // 0 disables clipping
+  // On resume the config's schedule wins over the checkpoint's (Megatron's flag; Primus's
+  // pre_trainer sets it). When false, a checkpoint saved under another schedule is an error.
+  bool override_opt_param_scheduler = false;
 };
 
 struct DataConfig {

@@ -122,8 +122,10 @@ void LearningRateScheduler::check_state(const nlohmann::json& saved) const {
     if (!saved.contains(key))
       throw std::runtime_error(fmt::format("checkpoint scheduler state lacks '{}' (expected {})", key, value.dump()));
     if (saved.at(key) != value)
-      throw std::runtime_error(fmt::format("checkpoint scheduler state has {} = {} but the config gives {}", key,
-                                           saved.at(key).dump(), value.dump()));
+      throw std::runtime_error(fmt::format(
+          "checkpoint scheduler state has {} = {} but the config gives {}; set override_opt_param_scheduler: true "
+          "to continue with the config's schedule",
+          key, saved.at(key).dump(), value.dump()));
   }
 }
 

@@ -163,7 +163,9 @@ struct Trainer::State {
       checkpoint::read_optimizer_into_flat_buffers(loaded, ranges(), exp_avg, exp_avg_sq);
       engine->write_optimizer_state(exp_avg, exp_avg_sq);
       engine->set_optimizer_step_count(loaded.optimizer_step());
-      if (!loaded.scheduler_state().is_null()) scheduler.check_state(loaded.scheduler_state());
+      if (!loaded.scheduler_state().is_null() && !config.optimizer.override_opt_param_scheduler) {
+        scheduler.check_state(loaded.scheduler_state());
+      }
     }
     logger->info("resumed from {} at iteration {} ({} consumed samples)", load_dir.string(), iteration,
                  consumed_train_samples);
