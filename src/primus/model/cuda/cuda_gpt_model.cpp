@@ -84,6 +84,11 @@ CudaGPTModel::CudaGPTModel(const config::ModelConfig& config, int micro_batch_si
     rotary_dim_ = tables.rotary_dim;
   }
   gemm_ = std::make_unique<ops::GemmRunner>(stream_);
+  {
+    int device = 0;
+    PRIMUS_CUDA_CHECK(cudaGetDevice(&device));
+    PRIMUS_CUDA_CHECK(cudaDeviceGetAttribute(&device_sms_, cudaDevAttrMultiProcessorCount, device));
+  }
   attention_ = std::make_unique<ops::FlashAttention>(stream_, /*autotune=*/false);
   DeviceArena measuring;
   plan(measuring);
@@ -182,6 +187,7 @@ void CudaGPTModel::plan(DeviceArena& arena) {
 }
 
 void CudaGPTModel::bind_parameters(const ParameterLayout& layout, const bf16* weights, float* grads) {
+  weights_base_ = weights;
   std::map<std::string, const ParameterInfo*> by_name;
   for (const ParameterInfo& info : layout.parameters) by_name[info.name] = &info;
   auto find = [&](const std::string& name) -> const ParameterInfo* {
@@ -287,15 +293,34 @@ void CudaGPTModel::linear_backward(const Linear& p, const bf16* d_out, const bf1
   if (d_in != nullptr) gemm_->linear_backward_input(d_out, p.weight, d_in, rows, in_features, out_features);
 }
 
+void CudaGPTModel::await(const bf16* parameter) {
+  if (fences_ != nullptr && parameter != nullptr) fences_->wait(stream_, parameter - weights_base_);
+}
+
+void CudaGPTModel::await(const Linear& p) {
+  await(p.weight);
+  await(p.bias);
+}
+
+void CudaGPTModel::await(const NormParams& p) {
+  await(p.weight);
+  await(p.bias);
+}
+
 void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
   const std::int64_t b = micro_batch_size_, rows = b * seq;
   const LayerSaved& s = saved_[static_cast<std::size_t>(layer)];
   const LayerParams& p = layers_[static_cast<std::size_t>(layer)];
   const bf16* x = residual_[static_cast<std::size_t>(layer)];
   Scratch& sc = scratch_;
+  // Each parameter is awaited right before its first read (see ParameterFences).
+  await(p.input_norm);
   norm_forward(sc.norm_out, s.input_norm, x, p.input_norm, rows, hidden_);
+  await(p.qkv);
   gemm_->linear_forward(sc.norm_out, p.qkv.weight, p.qkv.bias, sc.qkv, rows, hidden_, qkv_width_);
   if (config_.qk_layernorm) {
+    await(p.q_norm);
+    await(p.k_norm);
     ops::qkv_split_forward(s.q_raw, s.k_raw, s.v, sc.qkv, rows, heads_, groups_, head_dim_, stream_);
     norm_forward(s.q, s.q_norm, s.q_raw, p.q_norm, rows * heads_, head_dim_);
     norm_forward(s.k, s.k_norm, s.k_raw, p.k_norm, rows * groups_, head_dim_);
@@ -307,6 +332,8 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
     ops::rope_forward(s.k, cos_, sin_, b, seq, groups_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
   }
   attention_->forward(attention_shape(seq), s.q, s.k, s.v, s.context, s.lse);
+  await(p.proj);
+  await(p.pre_mlp_norm);
   gemm_->linear_forward(s.context, p.proj.weight, p.proj.bias, sc.branch, rows, q_width_, hidden_);
   if (layernorm_) {
     ops::residual_forward(s.attention_residual, x, sc.branch, rows * hidden_, stream_);
@@ -316,6 +343,7 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
                                   p.pre_mlp_norm.weight, rows, hidden_, static_cast<float>(config_.norm_epsilon),
                                   config_.apply_layernorm_1p, stream_);
   }
+  await(p.fc1);
   gemm_->linear_forward(sc.norm_out, p.fc1.weight, p.fc1.bias, s.fc1_out, rows, hidden_, fc1_width_);
   if (!write_output) return;  // recompute before backward: the MLP output is not needed
   if (config_.swiglu) {
@@ -323,6 +351,7 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
   } else {
     ops::gelu_forward(sc.activation, s.fc1_out, rows * ffn_, stream_);
   }
+  await(p.fc2);
   gemm_->linear_forward(sc.activation, p.fc2.weight, p.fc2.bias, sc.branch, rows, ffn_, hidden_);
   ops::residual_forward(residual_[static_cast<std::size_t>(layer) + 1], s.attention_residual, sc.branch,
                         rows * hidden_, stream_);
@@ -386,10 +415,20 @@ void CudaGPTModel::forward(int seq) {
     throw std::invalid_argument("seq_length = " + std::to_string(seq) + ", expected 1.." +
                                 std::to_string(config_.seq_length) + " (the model's seq_length)");
   const std::int64_t b = micro_batch_size_, rows = b * seq;
+  await(word_embeddings_);
+  await(position_embeddings_);
   ops::embedding_forward(residual_[0], tokens_, word_embeddings_, rows, vocab_, hidden_, stream_);
   if (position_embeddings_ != nullptr)
     ops::position_embedding_forward(residual_[0], position_embeddings_, b, seq, hidden_, stream_);
-  for (int l = 0; l < config_.num_layers; ++l) layer_forward(l, seq, /*write_output=*/true);
+  for (int l = 0; l < config_.num_layers; ++l) {
+    // Beside the optimizer's tail (overlap_next_forward), leave its SMs to it.
+    gemm_->set_sm_count_target(l < overlap_layers_ ? device_sms_ - overlap_reserved_sms_ : 0);
+    layer_forward(l, seq, /*write_output=*/true);
+  }
+  gemm_->set_sm_count_target(0);
+  overlap_reserved_sms_ = overlap_layers_ = 0;
+  await(final_norm_);
+  await(output_.weight);
   norm_forward(final_norm_out_, final_norm_stats_, residual_[static_cast<std::size_t>(config_.num_layers)], final_norm_,
                rows, hidden_);
   gemm_->linear_forward(final_norm_out_, output_.weight, nullptr, logits_, rows, hidden_, vocab_);
@@ -400,8 +439,10 @@ void CudaGPTModel::forward_loss(int seq) { forward(seq); }
 
 void CudaGPTModel::forward_backward(int seq, bool first_micro_batch) {
   const std::int64_t b = micro_batch_size_, rows = b * seq;
-  if (first_micro_batch) zero_accumulated_grads();
   forward(seq);
+  // After the forward: it has waited for every parameter group, so the optimizer, which may
+  // still have been reading these gradients when this call was enqueued, is done with them.
+  if (first_micro_batch) zero_accumulated_grads();
   ops::cross_entropy_backward(logits_, logits_, ce_lse_, labels_, loss_weights_, rows, vocab_, stream_);
   linear_backward(output_, logits_, final_norm_out_, d_hidden_other_, rows, hidden_, vocab_, first_micro_batch);
   norm_backward(d_hidden_, d_hidden_other_, residual_[static_cast<std::size_t>(config_.num_layers)], final_norm_,

@@ -19,6 +19,7 @@
 
 #include "primus/config/train_config.hpp"
 #include "primus/model/cuda/device_arena.hpp"
+#include "primus/model/cuda/parameter_fences.hpp"
 #include "primus/model/parameter_layout.hpp"
 #include "primus/ops/cuda/attention.hpp"
 #include "primus/ops/cuda/gemm.hpp"
@@ -55,6 +56,16 @@ class CudaGPTModel {
   const float* losses() const { return losses_; }
   // bf16 logits [rows, padded_vocab] after forward_loss (before any backward).
   const bf16* logits() const { return logits_; }
+
+  // The optimizer may still be updating parameters when the next forward is enqueued: the
+  // forward then waits on these fences before it reads each parameter (nullptr: never).
+  void set_parameter_fences(const ParameterFences* fences) { fences_ = fences; }
+  // The next forward runs beside an optimizer tail that keeps `reserved_sms` SMs busy: the
+  // GEMMs of its first `layers` layers plan for the remaining SMs. Used once, then cleared.
+  void overlap_next_forward(int reserved_sms, int layers) {
+    overlap_reserved_sms_ = reserved_sms;
+    overlap_layers_ = layers;
+  }
 
   std::size_t activation_bytes() const { return arena_.capacity(); }
   int micro_batch_size() const { return micro_batch_size_; }
@@ -101,6 +112,10 @@ class CudaGPTModel {
   void plan(DeviceArena& arena);
   void bind_parameters(const ParameterLayout& layout, const bf16* weights, float* grads);
   void zero_accumulated_grads();
+  // The forward's stream waits until the optimizer has updated this parameter (see fences_).
+  void await(const bf16* parameter);
+  void await(const Linear& p);
+  void await(const NormParams& p);
   void forward(int seq);
   void layer_forward(int layer, int seq, bool write_output);
   void layer_backward(int layer, int seq, bool first, bf16* d_out, bf16* d_in);
@@ -125,6 +140,9 @@ class CudaGPTModel {
   DeviceArena arena_;
 
   // Parameters (views into the caller's buffers).
+  const bf16* weights_base_ = nullptr;
+  const ParameterFences* fences_ = nullptr;
+  int overlap_reserved_sms_ = 0, overlap_layers_ = 0, device_sms_ = 0;
   const bf16* word_embeddings_ = nullptr;
   float* word_embeddings_grad_ = nullptr;
   const bf16* position_embeddings_ = nullptr;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "primus/ops/cuda/adamw.hpp"
+#include "primus/ops/cuda/adamw_math.cuh"
 #include "primus/ops/cuda/kernel_check.hpp"
 #include "primus/ops/cuda/kernel_common.cuh"
 
@@ -10,15 +11,6 @@ namespace primus::ops::cuda {
 namespace {
 
 using detail::bf16;
-
-struct AdamWScalars {
-  float step_size;                  // lr / (1 - beta1^step)
-  float inv_sqrt_bias_correction2;  // 1 / sqrt(1 - beta2^step)
-  float decay_factor;               // 1 - lr * weight_decay
-  float beta1;
-  float beta2;
-  float eps;
-};
 
 // Index of the last segment with begin <= element, or -1.
 __device__ __forceinline__ std::int64_t find_segment(const AdamWSegment* segments, std::int64_t count,
@@ -71,12 +63,7 @@ __global__ void adamw_kernel(float* params, bf16* model_params, float* exp_avg, 
       if (segment < 0 || element >= __ldg(&segments[segment].end)) continue;
       touched = true;
       const float decay = __ldg(&segments[segment].weight_decay) ? s.decay_factor : 1.0f;
-      const float g = grad[i] * clip;
-      m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * g;
-      v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * g * g;
-      const float denom = sqrtf(v[i]) * s.inv_sqrt_bias_correction2 + s.eps;
-      // Decoupled decay: shrink the weight first, then apply the Adam direction (torch.optim.AdamW order).
-      param[i] = param[i] * decay - s.step_size * m[i] / denom;
+      param[i] = adamw_update(param[i], m[i], v[i], grad[i] * clip, decay, s);
     }
     if (!touched) continue;
     if (p < packs) {
@@ -118,15 +105,7 @@ void adamw_step(float* params, bf16* model_params, float* exp_avg, float* exp_av
                               " and adam_beta2 = " + std::to_string(hyper.beta2) + " must lie in [0, 1)");
   require_kernel_argument(hyper.eps > 0.0, op, "adam_eps = " + std::to_string(hyper.eps) + " must be > 0");
   if (numel == 0 || segment_count == 0) return;
-  // Bias corrections in double on the host, as the CPU twin does.
-  const double bias_correction1 = 1.0 - std::pow(hyper.beta1, static_cast<double>(hyper.step));
-  const double bias_correction2 = 1.0 - std::pow(hyper.beta2, static_cast<double>(hyper.step));
-  const AdamWScalars scalars{static_cast<float>(hyper.lr / bias_correction1),
-                             static_cast<float>(1.0 / std::sqrt(bias_correction2)),
-                             static_cast<float>(1.0 - hyper.lr * hyper.weight_decay),
-                             static_cast<float>(hyper.beta1),
-                             static_cast<float>(hyper.beta2),
-                             static_cast<float>(hyper.eps)};
+  const AdamWScalars scalars = adamw_scalars(hyper);
   constexpr int kThreads = 256;
   const bool vectorize = detail::is_aligned_16(params) && detail::is_aligned_16(grads) &&
                          detail::is_aligned_16(exp_avg) && detail::is_aligned_16(exp_avg_sq) &&

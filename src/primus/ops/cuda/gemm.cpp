@@ -67,7 +67,9 @@ GemmRunner::~GemmRunner() {
   if (handle_) cublasLtDestroy(handle_);
 }
 
-GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& key) {
+GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& requested) {
+  GemmKey key = requested;
+  key.sm_count_target = sm_count_target_;
   if (auto found = plans_.find(key); found != plans_.end()) return *found->second;
 
   auto plan = std::make_unique<Plan>();
@@ -80,6 +82,11 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& key) {
       cublasLtMatmulDescSetAttribute(plan->operation, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b)));
   PRIMUS_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan->operation, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                                      &key.epilogue, sizeof(key.epilogue)));
+  if (key.sm_count_target > 0) {
+    const int32_t sms = key.sm_count_target;
+    PRIMUS_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan->operation, CUBLASLT_MATMUL_DESC_SM_COUNT_TARGET, &sms,
+                                                       sizeof(sms)));
+  }
 
   // Stored shapes (column-major): op(A) is m×k, op(B) is k×n, C and D are m×n.
   PRIMUS_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->a, key.a_type, key.transpose_a ? key.k : key.m,
@@ -118,7 +125,7 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& key) {
 }
 
 void GemmRunner::matmul(const GemmKey& key, const void* a, const void* b, void* c, float beta, const void* bias) {
-  Plan& plan = plan_for(key);
+  Plan& plan = plan_for(key);  // keyed with the current SM target
   if (key.epilogue == CUBLASLT_EPILOGUE_BIAS)
     PRIMUS_CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));

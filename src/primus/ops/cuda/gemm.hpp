@@ -31,10 +31,12 @@ struct GemmKey {
   bool beta_nonzero = false;
   // Largest power of two (≤ 256) dividing each pointer: the chosen kernel may rely on it.
   int alignment_a = 256, alignment_b = 256, alignment_c = 256, alignment_d = 256;
+  // SMs the kernel may plan for (0: all); fewer while another stream keeps some SMs busy.
+  int sm_count_target = 0;
 
   auto tie() const {
     return std::tie(m, n, k, transpose_a, transpose_b, lda, ldb, ldc, a_type, b_type, c_type, epilogue,
-                    beta_nonzero, alignment_a, alignment_b, alignment_c, alignment_d);
+                    beta_nonzero, alignment_a, alignment_b, alignment_c, alignment_d, sm_count_target);
   }
   bool operator<(const GemmKey& other) const { return tie() < other.tie(); }
 };
@@ -63,6 +65,12 @@ class GemmRunner {
   void linear_backward_bias(const bf16* d_output, float* bias_main_grad, int64_t rows, int64_t out_features,
                             bool accumulate = true);
 
+  // GEMMs issued from now on plan for `sms` SMs (0: the whole device). cuBLASLt's Hopper kernels
+  // are persistent (one CTA per SM they plan for): while a side stream keeps some SMs busy, a GEMM
+  // planned for all of them would wait for those SMs to finish its last CTAs.
+  void set_sm_count_target(int sms) { sm_count_target_ = sms; }
+  int sm_count_target() const { return sm_count_target_; }
+
   cudaStream_t stream() const { return stream_; }
   std::size_t cached_plan_count() const { return plans_.size(); }
 
@@ -79,6 +87,7 @@ class GemmRunner {
   std::size_t workspace_bytes_;
   bf16* ones_ = nullptr;
   int64_t ones_count_ = 0;
+  int sm_count_target_ = 0;
   std::map<GemmKey, std::unique_ptr<Plan>> plans_;
 };
 

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
+#include "primus/model/cuda/parameter_fences.hpp"
 #include "primus/model/parameter_init.hpp"
 #include "primus/ops/cuda/cuda_check.hpp"
 #include "primus/ops/cuda/grad_norm.hpp"
@@ -35,6 +37,18 @@ void check_supported(const config::TrainConfig& c) {
                                 "pipeline_model_parallel_size must be 1");
 }
 
+// An integer environment setting in [low, high], or `fallback` when unset.
+int env_int(const char* name, int fallback, int low, int high) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return fallback;
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value < low || value > high)
+    throw std::invalid_argument(std::string(name) + " = '" + text + "': expected an integer in [" +
+                                std::to_string(low) + ", " + std::to_string(high) + "]");
+  return static_cast<int>(value);
+}
+
 }  // namespace
 
 CudaEngine::CudaEngine(const config::TrainConfig& config)
@@ -44,17 +58,12 @@ CudaEngine::CudaEngine(const config::TrainConfig& config)
   used_before_ = device_used_bytes();
   PRIMUS_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   const std::int64_t n = layout_.total_numel;
-  std::vector<ops::cuda::AdamWSegment> segments;
-  for (const auto& p : layout_.parameters)
-    segments.push_back({p.offset, p.offset + p.numel, p.weight_decay ? 1 : 0, 0});
-  segment_count_ = static_cast<std::int64_t>(segments.size());
   auto plan = [&](model::cuda::DeviceArena& arena) {
     weights_high_ = arena.allocate<__nv_bfloat16>(n);
     weights_low_ = arena.allocate<std::uint16_t>(n);
     grads_ = arena.allocate<float>(n);
     exp_avg_ = arena.allocate<float>(n);
     exp_avg_sq_ = arena.allocate<float>(n);
-    segments_ = arena.allocate<ops::cuda::AdamWSegment>(segment_count_);
     norm_scratch_ = arena.allocate<double>(ops::cuda::grad_sum_of_squares_scratch_doubles());
     scalars_ = arena.allocate<DeviceScalars>(1);
   };
@@ -62,8 +71,6 @@ CudaEngine::CudaEngine(const config::TrainConfig& config)
   plan(measuring);
   state_ = model::cuda::DeviceArena(measuring.high_water());
   plan(state_);
-  PRIMUS_CUDA_CHECK(cudaMemcpy(segments_, segments.data(), segments.size() * sizeof(segments[0]),
-                               cudaMemcpyHostToDevice));
   PRIMUS_CUDA_CHECK(cudaMemset(exp_avg_, 0, static_cast<std::size_t>(n) * sizeof(float)));
   PRIMUS_CUDA_CHECK(cudaMemset(exp_avg_sq_, 0, static_cast<std::size_t>(n) * sizeof(float)));
   PRIMUS_CUDA_CHECK(cudaMemset(grads_, 0, static_cast<std::size_t>(n) * sizeof(float)));
@@ -73,11 +80,69 @@ CudaEngine::CudaEngine(const config::TrainConfig& config)
       config.model, config.training.micro_batch_size,
       model::cuda::RecomputePlan::from_config(config.training, config.model.num_layers), layout_, weights_high_,
       grads_, stream_);
+  configure_optimizer();
   sample_memory();
 }
 
+void CudaEngine::configure_optimizer() {
+  std::vector<std::int64_t> offsets, sizes;
+  std::int64_t layer_params = 0;
+  for (const auto& p : layout_.parameters) {
+    offsets.push_back(p.offset);
+    sizes.push_back(p.numel);
+    if (p.name.rfind("decoder.layers.0.", 0) == 0) layer_params += p.numel;
+  }
+  // Groups close at parameters of >= 1M elements: a layer's norms and biases ride with its GEMM weights.
+  const auto groups = model::cuda::group_parameters(offsets, sizes, 1 << 20);
+  // One launch per group, or several where a group holds more parameters than a launch's table.
+  std::size_t param = 0;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    while (param < layout_.parameters.size() && layout_.parameters[param].offset < groups[g].end) {
+      SplitAdamWLaunch launch;
+      launch.begin = layout_.parameters[param].offset;
+      while (param < layout_.parameters.size() && layout_.parameters[param].offset < groups[g].end &&
+             launch.segment_count < SplitAdamWLaunch::kMaxSegments) {
+        const auto& p = layout_.parameters[param++];
+        if (p.weight_decay) launch.decay_mask |= 1u << launch.segment_count;
+        launch.segment_end[launch.segment_count++] = p.offset + p.numel;
+      }
+      launches_.push_back(launch);
+      launch_group_.push_back(g);
+    }
+  }
+  const int device_sms = device_sm_count();
+  overlap_sms_ = env_int("PRIMUS_OPTIMIZER_OVERLAP_SMS", 24, 0, device_sms / 2);
+  if (overlap_sms_ == 0) return;
+  fences_ = std::make_unique<model::cuda::ParameterFences>(groups);
+  model_->set_parameter_fences(fences_.get());
+  PRIMUS_CUDA_CHECK(cudaStreamCreateWithFlags(&optimizer_stream_, cudaStreamNonBlocking));
+  PRIMUS_CUDA_CHECK(cudaEventCreateWithFlags(&clip_ready_, cudaEventDisableTiming));
+  // How many layers' forward run beside the tail: its bytes (28 per parameter) at what the
+  // reserved SMs stream (split_adamw_launch measured ~50 GB/s per SM on an H100, at most
+  // ~2.7 TB/s) against one layer's forward FLOPs at ~600 TFLOP/s. Only sets which GEMMs
+  // leave the SMs free; an estimate is enough (PRIMUS_OPTIMIZER_OVERLAP_LAYERS overrides it).
+  const auto& m = config_.model;
+  const double tail_bytes = 28.0 * static_cast<double>(layout_.total_numel - fences_->groups().front().end);
+  const double tail_seconds = tail_bytes / std::min(2.7e12, 50e9 * overlap_sms_);
+  const double rows = static_cast<double>(config_.training.micro_batch_size) * m.seq_length;
+  const double attention_flops = 2.0 * rows * m.seq_length * m.num_attention_heads * m.kv_channels;  // causal fwd
+  const double layer_seconds = (2.0 * rows * static_cast<double>(layer_params) + attention_flops) / 600e12;
+  const int estimate = static_cast<int>(std::ceil(tail_seconds / std::max(layer_seconds, 1e-9)));
+  overlap_layers_ = env_int("PRIMUS_OPTIMIZER_OVERLAP_LAYERS", std::min(estimate, m.num_layers), 0, m.num_layers);
+}
+
+void CudaEngine::synchronize() const {
+  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (optimizer_stream_ != nullptr) PRIMUS_CUDA_CHECK(cudaStreamSynchronize(optimizer_stream_));
+}
+
 CudaEngine::~CudaEngine() {
+  if (optimizer_stream_ != nullptr) cudaStreamSynchronize(optimizer_stream_);
+  if (stream_ != nullptr) cudaStreamSynchronize(stream_);
   model_.reset();
+  fences_.reset();
+  if (clip_ready_ != nullptr) cudaEventDestroy(clip_ready_);
+  if (optimizer_stream_ != nullptr) cudaStreamDestroy(optimizer_stream_);
   if (host_scalars_ != nullptr) cudaFreeHost(host_scalars_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
@@ -94,7 +159,7 @@ void CudaEngine::write_parameters(std::span<const float> in) {
   require_size(in.size(), num_parameters(), "write_parameters");
   // The fp32 grads buffer is free between steps: stage the fp32 values there and split on the device.
   const std::size_t n = in.size();
-  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  synchronize();
   PRIMUS_CUDA_CHECK(cudaMemcpy(grads_, in.data(), n * sizeof(float), cudaMemcpyHostToDevice));
   split_master_weights_on_device(grads_, weights_high_, weights_low_, static_cast<std::int64_t>(n), stream_);
   PRIMUS_CUDA_CHECK(cudaMemsetAsync(grads_, 0, n * sizeof(float), stream_));
@@ -105,7 +170,7 @@ void CudaEngine::read_parameters(std::span<float> out) const {
   require_size(out.size(), num_parameters(), "read_parameters");
   const std::int64_t n = num_parameters();
   std::vector<std::uint16_t> high(static_cast<std::size_t>(n)), low(static_cast<std::size_t>(n));
-  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  synchronize();
   PRIMUS_CUDA_CHECK(cudaMemcpy(high.data(), weights_high_, high.size() * 2, cudaMemcpyDeviceToHost));
   PRIMUS_CUDA_CHECK(cudaMemcpy(low.data(), weights_low_, low.size() * 2, cudaMemcpyDeviceToHost));
   join_master_weights(high.data(), low.data(), out.data(), n);
@@ -114,7 +179,7 @@ void CudaEngine::read_parameters(std::span<float> out) const {
 void CudaEngine::read_optimizer_state(std::span<float> exp_avg, std::span<float> exp_avg_sq) const {
   require_size(exp_avg.size(), num_parameters(), "read_optimizer_state");
   require_size(exp_avg_sq.size(), num_parameters(), "read_optimizer_state");
-  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  synchronize();
   PRIMUS_CUDA_CHECK(cudaMemcpy(exp_avg.data(), exp_avg_, exp_avg.size() * sizeof(float), cudaMemcpyDeviceToHost));
   PRIMUS_CUDA_CHECK(
       cudaMemcpy(exp_avg_sq.data(), exp_avg_sq_, exp_avg_sq.size() * sizeof(float), cudaMemcpyDeviceToHost));
@@ -123,7 +188,7 @@ void CudaEngine::read_optimizer_state(std::span<float> exp_avg, std::span<float>
 void CudaEngine::write_optimizer_state(std::span<const float> exp_avg, std::span<const float> exp_avg_sq) {
   require_size(exp_avg.size(), num_parameters(), "write_optimizer_state");
   require_size(exp_avg_sq.size(), num_parameters(), "write_optimizer_state");
-  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  synchronize();
   PRIMUS_CUDA_CHECK(cudaMemcpy(exp_avg_, exp_avg.data(), exp_avg.size() * sizeof(float), cudaMemcpyHostToDevice));
   PRIMUS_CUDA_CHECK(
       cudaMemcpy(exp_avg_sq_, exp_avg_sq.data(), exp_avg_sq.size() * sizeof(float), cudaMemcpyHostToDevice));
@@ -131,7 +196,7 @@ void CudaEngine::write_optimizer_state(std::span<const float> exp_avg, std::span
 
 void CudaEngine::read_gradients(std::span<float> out) const {
   require_size(out.size(), num_parameters(), "read_gradients");
-  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  synchronize();
   PRIMUS_CUDA_CHECK(cudaMemcpy(out.data(), grads_, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
 }
 
@@ -185,9 +250,22 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
                                         config_.optimizer.adam_eps,
                                         weight_decay,
                                         step_count_ + 1};
-  split_adamw_step(weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, &scalars_->clip_coeff,
-                   &scalars_->found_non_finite, &scalars_->loss_sum, segments_, segment_count_, n, hyper, stream_);
-  // The step's one host synchronisation.
+  // The groups in forward order; overlapped: on the side stream, the next forward waiting per parameter.
+  cudaStream_t optimizer = fences_ != nullptr ? optimizer_stream_ : stream_;
+  if (fences_ != nullptr) {
+    PRIMUS_CUDA_CHECK(cudaEventRecord(clip_ready_, stream_));
+    PRIMUS_CUDA_CHECK(cudaStreamWaitEvent(optimizer_stream_, clip_ready_, 0));
+  }
+  for (std::size_t i = 0; i < launches_.size(); ++i) {
+    const std::size_t group = launch_group_[i];
+    const int sms = fences_ != nullptr && group > 0 ? overlap_sms_ : 0;  // the first group is read first
+    split_adamw_launch(launches_[i], weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, &scalars_->clip_coeff,
+                       &scalars_->found_non_finite, &scalars_->loss_sum, hyper, sms, optimizer);
+    if (fences_ != nullptr && (i + 1 == launches_.size() || launch_group_[i + 1] != group))
+      fences_->record(group, optimizer);
+  }
+  if (fences_ != nullptr) model_->overlap_next_forward(overlap_sms_, overlap_layers_);
+  // The step's one host synchronisation (the norm and loss; not the overlapped AdamW).
   PRIMUS_CUDA_CHECK(
       cudaMemcpyAsync(host_scalars_, scalars_, sizeof(DeviceScalars), cudaMemcpyDeviceToHost, stream_));
   PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));

@@ -3,7 +3,13 @@
 // fp32 main grad 4 B + two fp32 AdamW moments 8 B = 16 B; activations in the model's
 // planned arena. A step: per micro-batch forward/backward with GEMM gradient
 // accumulation; then the grad norm, clip coefficient and non-finite flag on the device,
-// AdamW over the flat buffer in one launch, and one host read of {loss, norm, skipped}.
+// AdamW over the flat buffer, and one host read of {loss, norm, skipped}.
+//
+// Overlapped optimizer (PRIMUS_OPTIMIZER_OVERLAP_SMS, default 24; 0: off): AdamW runs on a
+// side stream in groups of parameters in forward order; the first group (the word
+// embeddings, read first) on the whole GPU, the rest on that many SMs while the next
+// forward, which waits per parameter on the group's event, runs on the others. The step's
+// host read waits only for the norm and loss, not for AdamW.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -16,6 +22,7 @@
 #include "primus/model/cuda/device_arena.hpp"
 #include "primus/model/parameter_layout.hpp"
 #include "primus/ops/cuda/adamw.hpp"
+#include "primus/train/cuda/master_weights.hpp"
 #include "primus/train/engine.hpp"
 
 namespace primus::train::cuda {
@@ -53,6 +60,8 @@ class CudaEngine final : public TrainingEngine {
   // Tests: bf16 logits (as fp32) of one micro-batch, [rows, padded_vocab_size].
   void forward_logits(const model::MicroBatch& batch, std::span<float> out);
   cudaStream_t stream() const { return stream_; }
+  // SMs the optimizer's tail keeps while the next forward runs (0: no overlap).
+  int optimizer_overlap_sms() const { return overlap_sms_; }
 
  private:
   struct DeviceScalars {
@@ -64,19 +73,27 @@ class CudaEngine final : public TrainingEngine {
     std::int32_t found_non_finite;
   };
   void upload_batch(const model::MicroBatch& batch, float grad_scale);
+  // Waits for both streams: before any host access to parameters, moments or gradients.
+  void synchronize() const;
+  // The AdamW launches (parameter groups in forward order) and the overlap settings.
+  void configure_optimizer();
   void sample_memory() const;
 
   config::TrainConfig config_;
   model::ParameterLayout layout_;
   cudaStream_t stream_ = nullptr;
+  cudaStream_t optimizer_stream_ = nullptr;  // the overlapped AdamW groups
+  cudaEvent_t clip_ready_ = nullptr;
+  int overlap_sms_ = 0, overlap_layers_ = 0;
+  std::vector<SplitAdamWLaunch> launches_;
+  std::vector<std::size_t> launch_group_;  // the parameter group each launch belongs to
+  std::unique_ptr<model::cuda::ParameterFences> fences_;
   std::size_t used_before_ = 0;
   mutable std::size_t peak_used_ = 0;
   model::cuda::DeviceArena state_;  // weights (high, low), grads, moments, scalars, tables
   __nv_bfloat16* weights_high_ = nullptr;
   std::uint16_t* weights_low_ = nullptr;
   float *grads_ = nullptr, *exp_avg_ = nullptr, *exp_avg_sq_ = nullptr;
-  ops::cuda::AdamWSegment* segments_ = nullptr;
-  std::int64_t segment_count_ = 0;
   double* norm_scratch_ = nullptr;
   DeviceScalars* scalars_ = nullptr;
   DeviceScalars* host_scalars_ = nullptr;  // pinned

@@ -4,62 +4,52 @@
 #include <stdexcept>
 #include <string>
 
+#include "primus/ops/cuda/adamw_math.cuh"
+#include "primus/ops/cuda/cuda_check.hpp"
 #include "primus/ops/cuda/kernel_check.hpp"
 #include "primus/train/cuda/master_weights.hpp"
 
 namespace primus::train::cuda {
 
 using ops::cuda::AdamWHyperparameters;
-using ops::cuda::AdamWSegment;
+using ops::cuda::AdamWScalars;
+using ops::cuda::adamw_update;
 
 namespace {
 
-// Index of the segment holding `element`, or -1 (elements in no segment are left untouched).
-__device__ __forceinline__ std::int64_t segment_of(const AdamWSegment* segments, std::int64_t count,
-                                                   std::int64_t element) {
-  std::int64_t low = 0, high = count;  // first segment with begin > element is in [low, high]
-  while (low < high) {
-    const std::int64_t mid = (low + high) / 2;
-    if (__ldg(&segments[mid].begin) <= element)
-      low = mid + 1;
-    else
-      high = mid;
-  }
-  const std::int64_t index = low - 1;
-  return (index >= 0 && element < __ldg(&segments[index].end)) ? index : -1;
-}
-
-struct AdamWScalars {
-  float beta1, beta2, eps, step_size, inv_sqrt_bias_correction2, decay_factor;
-};
-
+// The split master weight (high, low) joined, updated and split again.
 __device__ __forceinline__ void update_one(std::uint16_t& high, std::uint16_t& low, float& m, float& v, float g,
                                            float decay, const AdamWScalars& s) {
-  float p = __uint_as_float((static_cast<unsigned>(high) << 16) | low);
-  m = s.beta1 * m + (1.0f - s.beta1) * g;
-  v = s.beta2 * v + (1.0f - s.beta2) * g * g;
-  const float denom = sqrtf(v) * s.inv_sqrt_bias_correction2 + s.eps;
-  p = p * decay - s.step_size * m / denom;
+  const float p = adamw_update(__uint_as_float((static_cast<unsigned>(high) << 16) | low), m, v, g, decay, s);
   const unsigned bits = __float_as_uint(p);
   high = static_cast<std::uint16_t>(bits >> 16);
   low = static_cast<std::uint16_t>(bits & 0xffffu);
 }
 
-// Eight elements per thread: 16-byte high/low, moment and gradient accesses.
-__global__ void split_adamw_kernel(std::uint16_t* high, std::uint16_t* low, float* exp_avg, float* exp_avg_sq,
-                                   const float* grads, const float* clip_coeff, const std::int32_t* found_non_finite,
-                                   const double* loss_sum, const AdamWSegment* segments, std::int64_t segment_count,
-                                   std::int64_t numel, AdamWScalars s) {
+// Index of the launch's segment holding `element`, scanning on from `from` (elements only
+// move forward within a thread's pack).
+__device__ __forceinline__ int segment_from(const SplitAdamWLaunch& launch, int from, std::int64_t element) {
+  while (from + 1 < launch.segment_count && element >= launch.segment_end[from]) ++from;
+  return from;
+}
+
+// The launch's elements, eight per thread: 16-byte high/low, moment and gradient accesses
+// over the 8-aligned middle, all loads issued before any arithmetic; block 0 takes the
+// unaligned head and tail. 1024-thread blocks, at most 64 registers: exactly one block per
+// SM, so a grid of k blocks occupies k SMs (the overlapped optimizer relies on it).
+__global__ void __launch_bounds__(1024, 1)
+    split_adamw_kernel(const SplitAdamWLaunch launch, std::uint16_t* high, std::uint16_t* low, float* exp_avg,
+                       float* exp_avg_sq, const float* grads, const float* clip_coeff,
+                       const std::int32_t* found_non_finite, const double* loss_sum, AdamWScalars s) {
   if ((found_non_finite != nullptr && *found_non_finite != 0) || (loss_sum != nullptr && !isfinite(*loss_sum))) return;
   constexpr int kPack = 8;
   const float clip = clip_coeff != nullptr ? *clip_coeff : 1.0f;
-  const std::int64_t packs = numel / kPack;
+  const std::int64_t begin = launch.begin, end = launch.end();
+  const std::int64_t first_pack = (begin + kPack - 1) / kPack;
+  const std::int64_t end_pack = end / kPack > first_pack ? end / kPack : first_pack;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t pack = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; pack < packs;
-       pack += stride) {
-    const std::int64_t first = pack * kPack;
-    const std::int64_t seg_first = segment_of(segments, segment_count, first);
-    const std::int64_t seg_last = segment_of(segments, segment_count, first + kPack - 1);
+  for (std::int64_t pack = first_pack + blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+       pack < end_pack; pack += stride) {
     uint4 hi8 = reinterpret_cast<const uint4*>(high)[pack];
     uint4 lo8 = reinterpret_cast<const uint4*>(low)[pack];
     float4 m8[2] = {reinterpret_cast<const float4*>(exp_avg)[2 * pack], reinterpret_cast<const float4*>(exp_avg)[2 * pack + 1]};
@@ -71,11 +61,12 @@ __global__ void split_adamw_kernel(std::uint16_t* high, std::uint16_t* low, floa
     float* m = reinterpret_cast<float*>(m8);
     float* v = reinterpret_cast<float*>(v8);
     const float* g = reinterpret_cast<const float*>(g8);
+    const std::int64_t first = pack * kPack;
+    int seg = segment_from(launch, 0, first);
 #pragma unroll
     for (int i = 0; i < kPack; ++i) {
-      const std::int64_t seg = (seg_first == seg_last) ? seg_first : segment_of(segments, segment_count, first + i);
-      if (seg < 0) continue;
-      const float decay = __ldg(&segments[seg].weight_decay) ? s.decay_factor : 1.0f;
+      seg = segment_from(launch, seg, first + i);
+      const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
       update_one(h[i], l[i], m[i], v[i], g[i] * clip, decay, s);
     }
     reinterpret_cast<uint4*>(high)[pack] = hi8;
@@ -85,12 +76,16 @@ __global__ void split_adamw_kernel(std::uint16_t* high, std::uint16_t* low, floa
     reinterpret_cast<float4*>(exp_avg_sq)[2 * pack] = v8[0];
     reinterpret_cast<float4*>(exp_avg_sq)[2 * pack + 1] = v8[1];
   }
-  // Tail (numel % 8 elements), by the first threads of block 0.
-  if (blockIdx.x == 0 && threadIdx.x < numel - packs * kPack) {
-    const std::int64_t i = packs * kPack + threadIdx.x;
-    const std::int64_t seg = segment_of(segments, segment_count, i);
-    if (seg >= 0) {
-      const float decay = __ldg(&segments[seg].weight_decay) ? s.decay_factor : 1.0f;
+  // Head [begin, first_pack*8) and tail [end_pack*8, end): fewer than 8 elements each.
+  if (blockIdx.x == 0 && threadIdx.x < 2 * kPack) {
+    const std::int64_t head_end = first_pack * kPack < end ? first_pack * kPack : end;
+    const std::int64_t tail_begin = end_pack * kPack > head_end ? end_pack * kPack : head_end;
+    const std::int64_t i = threadIdx.x < kPack ? begin + threadIdx.x : tail_begin + (threadIdx.x - kPack);
+    const bool in_head = threadIdx.x < kPack && i < head_end;
+    const bool in_tail = threadIdx.x >= kPack && i < end;
+    if (in_head || in_tail) {
+      const int seg = segment_from(launch, 0, i);
+      const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
       update_one(high[i], low[i], exp_avg[i], exp_avg_sq[i], grads[i] * clip, decay, s);
     }
   }
@@ -122,32 +117,38 @@ __global__ void weighted_loss_kernel(double* loss_sum, const float* losses, cons
 
 }  // namespace
 
-void split_adamw_step(__nv_bfloat16* high, std::uint16_t* low, float* exp_avg, float* exp_avg_sq, const float* grads,
-                      const float* clip_coeff, const std::int32_t* found_non_finite, const double* loss_sum,
-                      const AdamWSegment* segments, std::int64_t segment_count, std::int64_t numel,
-                      const AdamWHyperparameters& hyper, cudaStream_t stream) {
+int device_sm_count() {
+  static const int count = [] {
+    int device = 0, sms = 0;
+    PRIMUS_CUDA_CHECK(cudaGetDevice(&device));
+    PRIMUS_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    return sms;
+  }();
+  return count;
+}
+
+void split_adamw_launch(const SplitAdamWLaunch& launch, __nv_bfloat16* high, std::uint16_t* low, float* exp_avg,
+                        float* exp_avg_sq, const float* grads, const float* clip_coeff,
+                        const std::int32_t* found_non_finite, const double* loss_sum,
+                        const AdamWHyperparameters& hyper, int sms, cudaStream_t stream) {
   using ops::cuda::is_aligned;
-  ops::cuda::require_kernel_argument(numel >= 0 && hyper.step >= 1, "split_adamw_step",
-                                     "numel >= 0 and step >= 1 expected");
+  bool ordered = launch.segment_count >= 1 && launch.segment_count <= SplitAdamWLaunch::kMaxSegments &&
+                 launch.begin >= 0 && launch.begin < launch.segment_end[0];
+  for (int i = 1; ordered && i < launch.segment_count; ++i)
+    ordered = launch.segment_end[i - 1] < launch.segment_end[i];
+  ops::cuda::require_kernel_argument(ordered && hyper.step >= 1, "split_adamw_launch",
+                                     "1..16 non-empty segments in order and step >= 1 expected");
   ops::cuda::require_kernel_argument(is_aligned(high, 16) && is_aligned(low, 16) && is_aligned(exp_avg, 16) &&
                                          is_aligned(exp_avg_sq, 16) && is_aligned(grads, 16),
-                                     "split_adamw_step", "16-byte aligned buffers expected");
-  if (numel == 0) return;
-  const double bias_correction1 = 1.0 - std::pow(hyper.beta1, static_cast<double>(hyper.step));
-  const double bias_correction2 = 1.0 - std::pow(hyper.beta2, static_cast<double>(hyper.step));
-  AdamWScalars s;
-  s.beta1 = static_cast<float>(hyper.beta1);
-  s.beta2 = static_cast<float>(hyper.beta2);
-  s.eps = static_cast<float>(hyper.eps);
-  s.step_size = static_cast<float>(hyper.lr / bias_correction1);
-  s.inv_sqrt_bias_correction2 = static_cast<float>(1.0 / std::sqrt(bias_correction2));
-  s.decay_factor = static_cast<float>(1.0 - hyper.lr * hyper.weight_decay);
-  const int threads = 256;
-  const std::int64_t packs = (numel + 7) / 8;
-  const int blocks = static_cast<int>(std::min<std::int64_t>((packs + threads - 1) / threads, 132 * 16));
-  split_adamw_kernel<<<blocks, threads, 0, stream>>>(reinterpret_cast<std::uint16_t*>(high), low, exp_avg, exp_avg_sq,
-                                                     grads, clip_coeff, found_non_finite, loss_sum, segments,
-                                                     segment_count, numel, s);
+                                     "split_adamw_launch", "16-byte aligned buffers expected");
+  const AdamWScalars s = ops::cuda::adamw_scalars(hyper);
+  const int threads = 1024;
+  const std::int64_t packs = (launch.end() - launch.begin) / 8 + 2;
+  const int limit = sms > 0 ? std::min(sms, device_sm_count()) : device_sm_count();
+  const int blocks =
+      static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>((packs + threads - 1) / threads, limit)));
+  split_adamw_kernel<<<blocks, threads, 0, stream>>>(launch, reinterpret_cast<std::uint16_t*>(high), low, exp_avg,
+                                                     exp_avg_sq, grads, clip_coeff, found_non_finite, loss_sum, s);
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }
 

@@ -23,13 +23,31 @@ void join_master_weights(const std::uint16_t* high, const std::uint16_t* low, fl
 void split_master_weights_on_device(const float* in, __nv_bfloat16* high, std::uint16_t* low, std::int64_t count,
                                     cudaStream_t stream);
 
-// AdamW (torch.optim.AdamW order, as primus::optim::AdamW::step) on the split master weights.
-// The gradient is scaled by *clip_coeff; the whole update is skipped when *found_non_finite != 0
-// or *loss_sum is not finite. segments: as ops::cuda::adamw_step's (device, sorted, weight-decay flag).
-void split_adamw_step(__nv_bfloat16* high, std::uint16_t* low, float* exp_avg, float* exp_avg_sq, const float* grads,
-                      const float* clip_coeff, const std::int32_t* found_non_finite, const double* loss_sum,
-                      const ops::cuda::AdamWSegment* segments, std::int64_t segment_count, std::int64_t numel,
-                      const ops::cuda::AdamWHyperparameters& hyper, cudaStream_t stream);
+// One AdamW launch over consecutive parameters: elements [begin, segment_end[count - 1]),
+// parameter s ending at segment_end[s], decaying when bit s of decay_mask is set. The
+// table travels in the kernel's arguments, so finding an element's parameter costs no
+// memory access (a per-element search in a device table starved the loads of a kernel that
+// has only a few SMs to itself).
+struct SplitAdamWLaunch {
+  static constexpr int kMaxSegments = 16;
+  std::int64_t begin = 0;
+  std::int64_t segment_end[kMaxSegments] = {};
+  std::uint32_t decay_mask = 0;
+  std::int32_t segment_count = 0;
+  __host__ __device__ std::int64_t end() const { return segment_count > 0 ? segment_end[segment_count - 1] : begin; }
+};
+
+// AdamW (torch.optim.AdamW order, as primus::optim::AdamW::step) on the split master weights
+// for one launch's elements, on at most `sms` SMs (0: the whole device; one 1024-thread block
+// per SM). The gradient is scaled by *clip_coeff; the update is skipped when
+// *found_non_finite != 0 or *loss_sum is not finite.
+void split_adamw_launch(const SplitAdamWLaunch& launch, __nv_bfloat16* high, std::uint16_t* low, float* exp_avg,
+                        float* exp_avg_sq, const float* grads, const float* clip_coeff,
+                        const std::int32_t* found_non_finite, const double* loss_sum,
+                        const ops::cuda::AdamWHyperparameters& hyper, int sms, cudaStream_t stream);
+
+// Streaming multiprocessors of the current device.
+int device_sm_count();
 
 // *loss_sum (= when reset, else +=) Σ_r losses[r] * weights[r], one block, fixed order (deterministic).
 void accumulate_weighted_loss(double* loss_sum, const float* losses, const float* weights, std::int64_t rows,
