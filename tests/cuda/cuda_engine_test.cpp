@@ -143,7 +143,8 @@ TEST(CudaEngine, FullRecomputeGivesTheSameGradients) {
 }
 
 // The overlapped optimizer (AdamW groups on a side stream, the next forward waiting per
-// parameter) must change nothing: parameters, moments and losses of three steps (two
+// parameter; the word embeddings' update deferred behind the forward's gather, or not) must
+// change nothing: parameters, moments and losses of three steps (two
 // micro-batches each, an evaluation between steps) are bit-identical to the serial
 // optimizer's. With the forward's GEMMs planned for fewer SMs as well, cuBLASLt may pick
 // other kernels (other summation orders): equal within bf16 rounding.
@@ -157,11 +158,13 @@ TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
     std::vector<float> params, exp_avg, exp_avg_sq;
     std::vector<float> losses;
   };
-  auto run = [&](const char* overlap_sms, const char* overlap_layers) {
+  auto run = [&](const char* overlap_sms, const char* overlap_layers, const char* defer_embeddings = "1") {
     setenv("PRIMUS_OPTIMIZER_OVERLAP_SMS", overlap_sms, 1);
+    setenv("PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS", defer_embeddings, 1);
     if (overlap_layers != nullptr) setenv("PRIMUS_OPTIMIZER_OVERLAP_LAYERS", overlap_layers, 1);
     CudaEngine engine(c);
     unsetenv("PRIMUS_OPTIMIZER_OVERLAP_SMS");
+    unsetenv("PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS");
     unsetenv("PRIMUS_OPTIMIZER_OVERLAP_LAYERS");
     engine.init_parameters(11);
     Run r;
@@ -180,7 +183,8 @@ TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
     return std::make_pair(engine.optimizer_overlap_sms(), r);
   };
   const auto [serial_sms, serial] = run("0", nullptr);
-  const auto [overlap_sms, overlapped] = run("8", "0");
+  const auto [overlap_sms, overlapped] = run("8", "0");  // word embeddings deferred behind the gather
+  const auto [undeferred_sms, undeferred] = run("8", "0", "0");
   const auto [narrow_sms, narrow] = run("8", "2");
   EXPECT_EQ(serial_sms, 0);
   EXPECT_EQ(overlap_sms, 8);
@@ -188,6 +192,9 @@ TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
   EXPECT_EQ(serial.params, overlapped.params);
   EXPECT_EQ(serial.exp_avg, overlapped.exp_avg);
   EXPECT_EQ(serial.exp_avg_sq, overlapped.exp_avg_sq);
+  EXPECT_EQ(undeferred_sms, 8);
+  EXPECT_EQ(serial.losses, undeferred.losses);
+  EXPECT_EQ(serial.params, undeferred.params);
   ASSERT_EQ(narrow.losses.size(), serial.losses.size());
   for (std::size_t i = 0; i < serial.losses.size(); ++i)
     EXPECT_NEAR(narrow.losses[i], serial.losses[i], 1e-2 * std::abs(serial.losses[i])) << "loss " << i;

@@ -129,6 +129,57 @@ TEST(SplitAdamWLaunch, RejectsABadTable) {
                std::invalid_argument);
 }
 
+// The forward's gather of rows "after" an update that has not run must give exactly the bf16
+// weights the update then writes (the CUDA engine defers the word embeddings' update behind
+// that gather); a token outside the vocabulary gives a NaN row; the skip flag gives the old rows.
+TEST(GatherRowsAfterAdamW, EqualsTheUpdatedTableBitForBit) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  const std::int64_t vocab = 300, hidden = 72, offset = 40, n = offset + vocab * hidden + 5;
+  const HostState before = random_state(n, 8);
+  DeviceState device(before);
+  const std::vector<std::int32_t> tokens = {5, 299, 0, 5, 123, 300, 17};  // 300: out of range
+  const std::int64_t rows = static_cast<std::int64_t>(tokens.size());
+  DeviceBuffer<std::int32_t> token_buffer(tokens);
+  DeviceBuffer<bf16> gathered(static_cast<std::size_t>(rows * hidden));
+  DeviceBuffer<float> clip(std::vector<float>{0.7f});
+  const AdamWHyperparameters hyper{2e-3, 0.9, 0.95, 1e-8, 0.1, 4};
+  for (int skip = 0; skip < 2; ++skip) {
+    DeviceBuffer<std::int32_t> flag(std::vector<std::int32_t>{skip});
+    gathered.poison();
+    train::cuda::gather_rows_after_adamw(gathered.get(), token_buffer.get(), rows, vocab, hidden, offset, true,
+                                         reinterpret_cast<const bf16*>(device.high.get()), device.low.get(),
+                                         device.m.get(), device.v.get(), device.g.get(), clip.get(), flag.get(),
+                                         nullptr, hyper, nullptr);
+    const auto rows_out = gathered.download();
+    SplitAdamWLaunch launch;
+    launch.begin = offset;
+    launch.segment_end[launch.segment_count++] = offset + vocab * hidden;
+    launch.decay_mask = 1;
+    device.run(launch, hyper, clip.get(), flag.get(), 0);
+    const auto high = device.high.download();
+    int wrong = 0;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      for (std::int64_t c = 0; c < hidden; ++c) {
+        std::uint16_t got;
+        std::memcpy(&got, &rows_out[r * hidden + c], 2);
+        if (tokens[r] >= vocab) {
+          wrong += std::isnan(to_float(rows_out[r * hidden + c])) ? 0 : 1;
+          continue;
+        }
+        wrong += got == high[offset + tokens[r] * hidden + c] ? 0 : 1;
+      }
+    }
+    EXPECT_EQ(wrong, 0) << (skip ? "skipped step" : "update");
+    if (skip == 0) {
+      EXPECT_NE(high, before.high) << "the update moved nothing: the comparison would be vacuous";
+    }
+    device.high.upload(before.high);  // the skip case starts from the same state
+    device.low.upload(before.low);
+    device.m.upload(before.m);
+    device.v.upload(before.v);
+  }
+}
+
 // Bandwidth of the launch on k SMs: how much of the optimizer a side stream of k SMs can
 // carry while the forward runs on the rest (28 bytes per parameter).
 TEST(Benchmark, SplitAdamWBySmCount) {

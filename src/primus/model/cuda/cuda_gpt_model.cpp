@@ -415,9 +415,15 @@ void CudaGPTModel::forward(int seq) {
     throw std::invalid_argument("seq_length = " + std::to_string(seq) + ", expected 1.." +
                                 std::to_string(config_.seq_length) + " (the model's seq_length)");
   const std::int64_t b = micro_batch_size_, rows = b * seq;
-  await(word_embeddings_);
+  if (deferred_gather_) {
+    const DeferredGather gather = std::move(deferred_gather_);
+    deferred_gather_ = nullptr;
+    gather(residual_[0], tokens_, rows);
+  } else {
+    await(word_embeddings_);
+    ops::embedding_forward(residual_[0], tokens_, word_embeddings_, rows, vocab_, hidden_, stream_);
+  }
   await(position_embeddings_);
-  ops::embedding_forward(residual_[0], tokens_, word_embeddings_, rows, vocab_, hidden_, stream_);
   if (position_embeddings_ != nullptr)
     ops::position_embedding_forward(residual_[0], position_embeddings_, b, seq, hidden_, stream_);
   for (int l = 0; l < config_.num_layers; ++l) {
@@ -440,8 +446,9 @@ void CudaGPTModel::forward_loss(int seq) { forward(seq); }
 void CudaGPTModel::forward_backward(int seq, bool first_micro_batch) {
   const std::int64_t b = micro_batch_size_, rows = b * seq;
   forward(seq);
-  // After the forward: it has waited for every parameter group, so the optimizer, which may
-  // still have been reading these gradients when this call was enqueued, is done with them.
+  // After the forward, which has waited for every other parameter group, and after the word
+  // embeddings' (possibly deferred) update: the optimizer is then done reading these gradients.
+  await(word_embeddings_);
   if (first_micro_batch) zero_accumulated_grads();
   ops::cross_entropy_backward(logits_, logits_, ce_lse_, labels_, loss_weights_, rows, vocab_, stream_);
   linear_backward(output_, logits_, final_norm_out_, d_hidden_other_, rows, hidden_, vocab_, first_micro_batch);

@@ -14,6 +14,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -66,6 +67,12 @@ class CudaGPTModel {
     overlap_reserved_sms_ = reserved_sms;
     overlap_layers_ = layers;
   }
+
+  // The word embeddings' update has not run yet: the next forward gathers its rows through
+  // `gather` (out, tokens, rows: the post-update values, computed on the fly), which also
+  // enqueues the table's update behind that read. Used once, then cleared; nullptr clears.
+  using DeferredGather = std::function<void(bf16* out, const std::int32_t* tokens, std::int64_t rows)>;
+  void defer_word_embeddings(DeferredGather gather) { deferred_gather_ = std::move(gather); }
 
   std::size_t activation_bytes() const { return arena_.capacity(); }
   int micro_batch_size() const { return micro_batch_size_; }
@@ -143,6 +150,7 @@ class CudaGPTModel {
   const bf16* weights_base_ = nullptr;
   const ParameterFences* fences_ = nullptr;
   int overlap_reserved_sms_ = 0, overlap_layers_ = 0, device_sms_ = 0;
+  DeferredGather deferred_gather_;
   const bf16* word_embeddings_ = nullptr;
   float* word_embeddings_grad_ = nullptr;
   const bf16* position_embeddings_ = nullptr;

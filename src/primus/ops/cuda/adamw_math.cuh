@@ -33,15 +33,18 @@ inline AdamWScalars adamw_scalars(const AdamWHyperparameters& hyper) {
 }
 
 // One element: the moments take the (clipped) gradient g; the parameter is decayed first, then
-// moved along the Adam direction (decoupled decay). decay is s.decay_factor or 1. IEEE sqrt and
-// division: hardware approximations (sqrt.approx, rcp.approx) made split_adamw_launch 1.3x
-// faster per SM on few SMs but the training step no faster (2026-11-26), so not used.
+// moved along the Adam direction (decoupled decay). decay is s.decay_factor or 1.
+// Every operation is an explicitly rounded intrinsic, so no kernel that inlines this gets a
+// different FMA contraction: the CUDA engine's forward recomputes the update of the rows it
+// gathers (gather_rows_after_adamw) and must get the bits split_adamw_launch writes later.
+// IEEE sqrt and division: hardware approximations (sqrt.approx, rcp.approx) made
+// split_adamw_launch 1.3x faster per SM on few SMs but the training step no faster (2026-11-26).
 __device__ __forceinline__ float adamw_update(float param, float& m, float& v, float g, float decay,
                                               const AdamWScalars& s) {
-  m = s.beta1 * m + (1.0f - s.beta1) * g;
-  v = s.beta2 * v + (1.0f - s.beta2) * g * g;
-  const float denom = sqrtf(v) * s.inv_sqrt_bias_correction2 + s.eps;
-  return param * decay - s.step_size * m / denom;
+  m = __fadd_rn(__fmul_rn(s.beta1, m), __fmul_rn(1.0f - s.beta1, g));
+  v = __fadd_rn(__fmul_rn(s.beta2, v), __fmul_rn(__fmul_rn(1.0f - s.beta2, g), g));
+  const float denom = __fadd_rn(__fmul_rn(__fsqrt_rn(v), s.inv_sqrt_bias_correction2), s.eps);
+  return __fsub_rn(__fmul_rn(param, decay), __fdiv_rn(__fmul_rn(s.step_size, m), denom));
 }
 
 }  // namespace primus::ops::cuda

@@ -117,12 +117,18 @@ void CudaEngine::configure_optimizer() {
   model_->set_parameter_fences(fences_.get());
   PRIMUS_CUDA_CHECK(cudaStreamCreateWithFlags(&optimizer_stream_, cudaStreamNonBlocking));
   PRIMUS_CUDA_CHECK(cudaEventCreateWithFlags(&clip_ready_, cudaEventDisableTiming));
+  PRIMUS_CUDA_CHECK(cudaEventCreateWithFlags(&embeddings_read_, cudaEventDisableTiming));
+  const auto& first = layout_.parameters.front();
+  defer_embeddings_ = env_int("PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS", 1, 0, 1) == 1 &&
+                      config_.model.untie_embeddings_and_output_weights &&
+                      first.name == "embedding.word_embeddings.weight" && groups.front().end == first.offset + first.numel;
   // How many layers' forward run beside the tail: its bytes (28 per parameter) at what the
   // reserved SMs stream (split_adamw_launch measured ~50 GB/s per SM on an H100, at most
   // ~2.7 TB/s) against one layer's forward FLOPs at ~600 TFLOP/s. Only sets which GEMMs
   // leave the SMs free; an estimate is enough (PRIMUS_OPTIMIZER_OVERLAP_LAYERS overrides it).
   const auto& m = config_.model;
-  const double tail_bytes = 28.0 * static_cast<double>(layout_.total_numel - fences_->groups().front().end);
+  const std::int64_t tail_begin = defer_embeddings_ ? 0 : fences_->groups().front().end;
+  const double tail_bytes = 28.0 * static_cast<double>(layout_.total_numel - tail_begin);
   const double tail_seconds = tail_bytes / std::min(2.7e12, 50e9 * overlap_sms_);
   const double rows = static_cast<double>(config_.training.micro_batch_size) * m.seq_length;
   const double attention_flops = 2.0 * rows * m.seq_length * m.num_attention_heads * m.kv_channels;  // causal fwd
@@ -131,7 +137,21 @@ void CudaEngine::configure_optimizer() {
   overlap_layers_ = env_int("PRIMUS_OPTIMIZER_OVERLAP_LAYERS", std::min(estimate, m.num_layers), 0, m.num_layers);
 }
 
+void CudaEngine::enqueue_word_embedding_update() const {
+  if (!embedding_update_pending_) return;
+  embedding_update_pending_ = false;
+  model_->defer_word_embeddings(nullptr);
+  PRIMUS_CUDA_CHECK(cudaEventRecord(embeddings_read_, stream_));
+  PRIMUS_CUDA_CHECK(cudaStreamWaitEvent(optimizer_stream_, embeddings_read_, 0));
+  for (std::size_t i = 0; i < launches_.size() && launch_group_[i] == 0; ++i)
+    split_adamw_launch(launches_[i], weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, &scalars_->clip_coeff,
+                       &scalars_->found_non_finite, &scalars_->loss_sum, pending_hyper_, overlap_sms_,
+                       optimizer_stream_);
+  fences_->record(0, optimizer_stream_);
+}
+
 void CudaEngine::synchronize() const {
+  enqueue_word_embedding_update();  // a deferred update nothing has read yet still has to happen
   PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
   if (optimizer_stream_ != nullptr) PRIMUS_CUDA_CHECK(cudaStreamSynchronize(optimizer_stream_));
 }
@@ -142,6 +162,7 @@ CudaEngine::~CudaEngine() {
   model_.reset();
   fences_.reset();
   if (clip_ready_ != nullptr) cudaEventDestroy(clip_ready_);
+  if (embeddings_read_ != nullptr) cudaEventDestroy(embeddings_read_);
   if (optimizer_stream_ != nullptr) cudaStreamDestroy(optimizer_stream_);
   if (host_scalars_ != nullptr) cudaFreeHost(host_scalars_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
@@ -240,6 +261,7 @@ void CudaEngine::forward_backward(const model::MicroBatch& batch, int index, int
 }
 
 StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double clip_grad) {
+  enqueue_word_embedding_update();  // the last step's, if no forward has read the table since
   const std::int64_t n = num_parameters();
   ops::cuda::grad_sum_of_squares(&scalars_->sum_of_squares, grads_, n, norm_scratch_, stream_);
   ops::cuda::grad_clip_coefficient(&scalars_->clip_coeff, &scalars_->found_non_finite, &scalars_->grad_norm,
@@ -258,6 +280,7 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
   }
   for (std::size_t i = 0; i < launches_.size(); ++i) {
     const std::size_t group = launch_group_[i];
+    if (defer_embeddings_ && group == 0) continue;  // after the next forward's gather, below
     const int sms = fences_ != nullptr && group > 0 ? overlap_sms_ : 0;  // the first group is read first
     split_adamw_launch(launches_[i], weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, &scalars_->clip_coeff,
                        &scalars_->found_non_finite, &scalars_->loss_sum, hyper, sms, optimizer);
@@ -265,6 +288,19 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
       fences_->record(group, optimizer);
   }
   if (fences_ != nullptr) model_->overlap_next_forward(overlap_sms_, overlap_layers_);
+  if (defer_embeddings_) {
+    pending_hyper_ = hyper;
+    embedding_update_pending_ = true;
+    const auto& table = layout_.parameters.front();
+    model_->defer_word_embeddings([this, table_offset = table.offset, decay = table.weight_decay](
+                                      __nv_bfloat16* out, const std::int32_t* tokens, std::int64_t rows) {
+      gather_rows_after_adamw(out, tokens, rows, config_.model.padded_vocab_size, config_.model.hidden_size,
+                              table_offset, decay, weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_,
+                              &scalars_->clip_coeff, &scalars_->found_non_finite, &scalars_->loss_sum, pending_hyper_,
+                              stream_);
+      enqueue_word_embedding_update();
+    });
+  }
   // The step's one host synchronisation (the norm and loss; not the overlapped AdamW).
   PRIMUS_CUDA_CHECK(
       cudaMemcpyAsync(host_scalars_, scalars_, sizeof(DeviceScalars), cudaMemcpyDeviceToHost, stream_));

@@ -9,7 +9,9 @@
 // side stream in groups of parameters in forward order; the first group (the word
 // embeddings, read first) on the whole GPU, the rest on that many SMs while the next
 // forward, which waits per parameter on the group's event, runs on the others. The step's
-// host read waits only for the norm and loss, not for AdamW.
+// host read waits only for the norm and loss, not for AdamW. Untied word embeddings: the
+// next forward's gather computes the updated rows it reads, and the table's update joins the
+// tail behind that read (docs/cuda_engine.md).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -77,6 +79,8 @@ class CudaEngine final : public TrainingEngine {
   void synchronize() const;
   // The AdamW launches (parameter groups in forward order) and the overlap settings.
   void configure_optimizer();
+  // Enqueues a deferred word-embedding update (behind whatever has read the table so far).
+  void enqueue_word_embedding_update() const;
   void sample_memory() const;
 
   config::TrainConfig config_;
@@ -87,6 +91,12 @@ class CudaEngine final : public TrainingEngine {
   int overlap_sms_ = 0, overlap_layers_ = 0;
   std::vector<SplitAdamWLaunch> launches_;
   std::vector<std::size_t> launch_group_;  // the parameter group each launch belongs to
+  // Word embeddings (group 0, untied) updated after the next forward's gather, which computes
+  // the rows it reads on the fly (PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS, default 1 with the overlap).
+  bool defer_embeddings_ = false;
+  mutable bool embedding_update_pending_ = false;
+  ops::cuda::AdamWHyperparameters pending_hyper_{};
+  cudaEvent_t embeddings_read_ = nullptr;
   std::unique_ptr<model::cuda::ParameterFences> fences_;
   std::size_t used_before_ = 0;
   mutable std::size_t peak_used_ = 0;

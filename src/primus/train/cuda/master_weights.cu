@@ -67,7 +67,7 @@ __global__ void __launch_bounds__(1024, 1)
     for (int i = 0; i < kPack; ++i) {
       seg = segment_from(launch, seg, first + i);
       const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
-      update_one(h[i], l[i], m[i], v[i], g[i] * clip, decay, s);
+      update_one(h[i], l[i], m[i], v[i], __fmul_rn(g[i], clip), decay, s);
     }
     reinterpret_cast<uint4*>(high)[pack] = hi8;
     reinterpret_cast<uint4*>(low)[pack] = lo8;
@@ -86,8 +86,36 @@ __global__ void __launch_bounds__(1024, 1)
     if (in_head || in_tail) {
       const int seg = segment_from(launch, 0, i);
       const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
-      update_one(high[i], low[i], exp_avg[i], exp_avg_sq[i], grads[i] * clip, decay, s);
+      update_one(high[i], low[i], exp_avg[i], exp_avg_sq[i], __fmul_rn(grads[i], clip), decay, s);
     }
+  }
+}
+
+__global__ void gather_after_adamw_kernel(std::uint16_t* out, const std::int32_t* tokens, std::int64_t rows,
+                                          std::int64_t vocab, std::int64_t hidden, std::int64_t table_offset,
+                                          float decay, const std::uint16_t* high, const std::uint16_t* low,
+                                          const float* exp_avg, const float* exp_avg_sq, const float* grads,
+                                          const float* clip_coeff, const std::int32_t* found_non_finite,
+                                          const double* loss_sum, AdamWScalars s) {
+  const bool skip =
+      (found_non_finite != nullptr && *found_non_finite != 0) || (loss_sum != nullptr && !isfinite(*loss_sum));
+  const float clip = clip_coeff != nullptr ? *clip_coeff : 1.0f;
+  const std::int64_t count = rows * hidden;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; e < count; e += stride) {
+    const std::int32_t token = tokens[e / hidden];
+    if (token < 0 || token >= vocab) {
+      out[e] = 0x7fc0;  // bf16 NaN marks the bad token's row
+      continue;
+    }
+    const std::int64_t i = table_offset + token * hidden + e % hidden;
+    std::uint16_t h = high[i];
+    if (!skip) {
+      std::uint16_t l = low[i];
+      float m = exp_avg[i], v = exp_avg_sq[i];
+      update_one(h, l, m, v, __fmul_rn(grads[i], clip), decay, s);
+    }
+    out[e] = h;
   }
 }
 
@@ -149,6 +177,25 @@ void split_adamw_launch(const SplitAdamWLaunch& launch, __nv_bfloat16* high, std
       static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>((packs + threads - 1) / threads, limit)));
   split_adamw_kernel<<<blocks, threads, 0, stream>>>(launch, reinterpret_cast<std::uint16_t*>(high), low, exp_avg,
                                                      exp_avg_sq, grads, clip_coeff, found_non_finite, loss_sum, s);
+  PRIMUS_KERNEL_LAUNCH_CHECK();
+}
+
+void gather_rows_after_adamw(__nv_bfloat16* out, const std::int32_t* tokens, std::int64_t rows, std::int64_t vocab,
+                             std::int64_t hidden, std::int64_t table_offset, bool decay, const __nv_bfloat16* high,
+                             const std::uint16_t* low, const float* exp_avg, const float* exp_avg_sq,
+                             const float* grads, const float* clip_coeff, const std::int32_t* found_non_finite,
+                             const double* loss_sum, const AdamWHyperparameters& hyper, cudaStream_t stream) {
+  ops::cuda::require_kernel_argument(rows >= 0 && vocab > 0 && hidden > 0 && table_offset >= 0 && hyper.step >= 1,
+                                     "gather_rows_after_adamw",
+                                     "rows >= 0, vocab > 0, hidden > 0, table_offset >= 0 and step >= 1 expected");
+  if (rows == 0) return;
+  const AdamWScalars s = ops::cuda::adamw_scalars(hyper);
+  const std::int64_t count = rows * hidden;
+  const int blocks = static_cast<int>(std::min<std::int64_t>((count + 255) / 256, std::int64_t{132} * 16));
+  gather_after_adamw_kernel<<<blocks, 256, 0, stream>>>(
+      reinterpret_cast<std::uint16_t*>(out), tokens, rows, vocab, hidden, table_offset,
+      decay ? s.decay_factor : 1.0f, reinterpret_cast<const std::uint16_t*>(high), low, exp_avg, exp_avg_sq, grads,
+      clip_coeff, found_non_finite, loss_sum, s);
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }
 

@@ -46,6 +46,20 @@ void split_adamw_launch(const SplitAdamWLaunch& launch, __nv_bfloat16* high, std
                         const std::int32_t* found_non_finite, const double* loss_sum,
                         const ops::cuda::AdamWHyperparameters& hyper, int sms, cudaStream_t stream);
 
+// out[r, :] = the bf16 model weights of row tokens[r] of a table of split master weights
+// (elements [table_offset, table_offset + vocab * hidden)) as an AdamW update of that table
+// that has not run yet will leave them: split_adamw_launch's arithmetic (same clip, skip
+// flag, hyperparameters and decay) on the pre-update state, which is only read. Lets the
+// forward read the word embeddings before their update, so the update can run later beside
+// the forward instead of before it. A token outside [0, vocab) gives a NaN row (as
+// embedding_forward).
+void gather_rows_after_adamw(__nv_bfloat16* out, const std::int32_t* tokens, std::int64_t rows, std::int64_t vocab,
+                             std::int64_t hidden, std::int64_t table_offset, bool decay, const __nv_bfloat16* high,
+                             const std::uint16_t* low, const float* exp_avg, const float* exp_avg_sq,
+                             const float* grads, const float* clip_coeff, const std::int32_t* found_non_finite,
+                             const double* loss_sum, const ops::cuda::AdamWHyperparameters& hyper,
+                             cudaStream_t stream);
+
 // Streaming multiprocessors of the current device.
 int device_sm_count();
 
