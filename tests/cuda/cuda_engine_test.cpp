@@ -149,7 +149,7 @@ TEST(CudaEngine, FullRecomputeGivesTheSameGradients) {
 // normalizations: RMSNorm's pre-MLP norm is fused with the residual add in the forward.
 TEST(CudaEngine, SelectiveRecomputeGivesTheSameGradients) {
   PRIMUS_SKIP_WITHOUT_GPU();
-  for (const std::vector<std::string> model : {std::vector<std::string>{},
+  for (const std::vector<std::string>& model : {std::vector<std::string>{},
                                                std::vector<std::string>{"--normalization", "LayerNorm", "--swiglu",
                                                                         "false", "--add_bias_linear", "true"}}) {
     auto with = [&](std::vector<std::string> recompute) {

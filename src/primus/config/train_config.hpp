@@ -27,6 +27,7 @@ enum class RecomputeModule {
 inline constexpr std::array<std::string_view, 11> kRecomputeModuleNames = {
     "core_attn", "moe_act",      "layernorm",   "mla_up_proj", "mlp", "moe",
     "shared_experts", "gdn_norm_out", "gdp_in_proj", "gdp_qkv", "mhc"};
+static_assert(kRecomputeModuleNames.size() == static_cast<std::size_t>(RecomputeModule::mhc) + 1);
 enum class LogLevel { trace, debug, info, warning, error, critical, off };
 enum class Precision { fp32, bf16, fp16 };
 
