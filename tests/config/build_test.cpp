@@ -133,6 +133,51 @@ TEST_F(BuildTest, BadChoicesNameKeyValueAndChoices) {
             LrDecayStyle::inverse_square_root);
 }
 
+// Megatron's recompute_modules: null means ["core_attn"]; names are its choices (in a YAML
+// list or its nargs='+' string); it means something only with recompute_granularity: selective.
+TEST_F(BuildTest, RecomputeModulesFollowMegatron) {
+  using M = RecomputeModule;
+  EXPECT_EQ(build({}).training.recompute_modules, std::vector<M>{M::core_attn});
+  EXPECT_EQ(build({"--recompute_modules", "null"}).training.recompute_modules, std::vector<M>{M::core_attn});
+  TrainConfig c = build({"--recompute_granularity", "selective", "--recompute_modules", "[layernorm, mlp]"});
+  EXPECT_EQ(c.training.recompute_granularity, RecomputeGranularity::selective);
+  EXPECT_EQ(c.training.recompute_modules, (std::vector<M>{M::layernorm, M::mlp}));
+  EXPECT_EQ(build({"--recompute_granularity", "selective", "--recompute_modules", "mlp moe_act"})
+                .training.recompute_modules,
+            (std::vector<M>{M::mlp, M::moe_act}));
+  EXPECT_TRUE(build({"--recompute_granularity", "selective", "--recompute_modules", "[]"})
+                  .training.recompute_modules.empty());
+
+  TempDir dir;
+  auto file = dir.write("recompute.yaml",
+                        "modules:\n  pre_trainer:\n    model: tiny_gqa.yaml\n    overrides:\n"
+                        "      recompute_granularity: selective\n      recompute_modules: [layernorm, attention]\n");
+  expect_contains(config_error_of([&] { load_train_config(file, {}, BuildOptions{false, 1}); }),
+                  {file.string() + ":6:7", "'recompute_modules'", "'attention'",
+                   "core_attn, moe_act, layernorm, mla_up_proj, mlp, moe, shared_experts"});
+  expect_contains(error({"--recompute_granularity", "selective", "--recompute_modules", "[mlp, [layernorm]]"}),
+                  {"'recompute_modules' entry [layernorm] is list; expected a name"});
+}
+
+TEST_F(BuildTest, RecomputeModulesWithoutSelectiveAreIgnoredWithAWarning) {
+  std::vector<std::string> warnings;
+  TrainConfig c = build({"--recompute_modules", "[layernorm]"}, 1, &warnings);
+  EXPECT_EQ(c.training.recompute_granularity, RecomputeGranularity::none);
+  ASSERT_EQ(warnings.size(), 1u);
+  expect_contains(warnings[0], {"recompute_modules [layernorm] is ignored",
+                                "without recompute_granularity: selective (got null)"});
+  warnings.clear();
+  build({"--recompute_granularity", "full", "--recompute_method", "block", "--recompute_num_layers", "1",
+         "--recompute_modules", "[mlp, layernorm]"},
+        1, &warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  expect_contains(warnings[0], {"recompute_modules [mlp, layernorm] is ignored", "(got full)"});
+  warnings.clear();
+  build({"--recompute_modules", "[core_attn]"}, 1, &warnings);  // Megatron's default: nothing to say
+  build({"--recompute_granularity", "selective", "--recompute_modules", "[mlp]"}, 1, &warnings);
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+}
+
 TEST_F(BuildTest, UnknownKeySuggestsTheClosestKnownOne) {
   TempDir dir;
   auto file = dir.write("typo.yaml",

@@ -132,6 +132,10 @@ void read_training(const SettingReader& r, TrainingConfig& t, Diagnostics& d) {
   r.read_choice("recompute_method", t.recompute_method,
                 {{"uniform", RecomputeMethod::uniform}, {"block", RecomputeMethod::block}});
   r.read("recompute_num_layers", t.recompute_num_layers);
+  std::vector<std::pair<std::string, RecomputeModule>> modules;
+  for (std::size_t i = 0; i < kRecomputeModuleNames.size(); ++i)
+    modules.emplace_back(kRecomputeModuleNames[i], static_cast<RecomputeModule>(i));
+  r.read_choice_list("recompute_modules", t.recompute_modules, modules);
   r.read("max_consecutive_nan_iterations", t.max_consecutive_nan_iterations);
   r.read("exit_interval", t.exit_interval);
 }

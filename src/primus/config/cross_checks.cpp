@@ -126,6 +126,16 @@ void check_training(const TrainConfig& c, Diagnostics& d) {
   if (t.eval_iters < 0) d.errors.push_back(fmt::format("eval_iters must not be negative, got {}", t.eval_iters));
   if (t.recompute_granularity == RecomputeGranularity::full && t.recompute_method == RecomputeMethod::none)
     d.errors.push_back("recompute_granularity: full needs recompute_method (uniform or block)");
+  // Megatron reads recompute_modules only under selective recompute and ignores it otherwise.
+  if (t.recompute_granularity != RecomputeGranularity::selective &&
+      t.recompute_modules != std::vector<RecomputeModule>{RecomputeModule::core_attn}) {
+    std::vector<std::string_view> names;
+    for (RecomputeModule m : t.recompute_modules) names.push_back(kRecomputeModuleNames[static_cast<std::size_t>(m)]);
+    d.warnings.push_back(fmt::format("recompute_modules [{}] is ignored without recompute_granularity: selective "
+                                     "(got {}), as in Megatron",
+                                     fmt::join(names, ", "),
+                                     t.recompute_granularity == RecomputeGranularity::full ? "full" : "null"));
+  }
 }
 
 void check_optimizer(const OptimizerConfig& o, Diagnostics& d) {

@@ -868,7 +868,7 @@ constexpr std::array kKeySpecs{
     KeySpec{"recompute_granularity", String, "null", "Activation recompute granularity (full or selective; null for none).", true, true},
     KeySpec{"recompute_layer_ids", List, "null", "Explicit layer ids to recompute (Primus).", false, true},
     KeySpec{"recompute_method", String, "null", "Which layers full recompute covers (uniform or block).", true, true},
-    KeySpec{"recompute_modules", List, "null", "Submodules recomputed under selective recompute.", false, true},
+    KeySpec{"recompute_modules", List, "null", "Submodules recomputed under selective recompute (null: [core_attn]).", true, true},
     KeySpec{"recompute_num_layers", Int, "null", "Layers recomputed per chunk (uniform) or per stage (block).", true, true},
     KeySpec{"record_memory_history", Bool, "false", "Record device memory history.", false, false},
     KeySpec{"record_shapes", Bool, "false", "Record tensor shapes in NVTX profiling.", false, false},

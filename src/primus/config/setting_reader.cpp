@@ -118,6 +118,24 @@ bool SettingReader::read_choice_text(const std::string& key, std::string& text) 
   return true;
 }
 
+bool SettingReader::read_choice_list_texts(const std::string& key, std::vector<std::string>& texts) const {
+  const Value* v = value(key);
+  if (!v || !(v->is_list() || v->is_string())) return false;
+  if (v->is_string()) {
+    read(key, texts);  // Megatron's nargs='+' form: "layernorm mlp"
+    return true;
+  }
+  for (const auto& item : v->list) {
+    if (item.is_string()) {
+      texts.push_back(item.string_value);
+      continue;
+    }
+    diagnostics_.errors.push_back(fmt::format("{}: key '{}' entry {} is {}; expected a name", where(key), key,
+                                              to_flow_yaml(item), kind_name(item.kind)));
+  }
+  return true;
+}
+
 bool SettingReader::same_choice(const std::string& a, const std::string& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {

@@ -50,8 +50,36 @@ class SettingReader {
     report_bad_choice(key, text, names);
   }
 
+  // A list (or one space-separated string) of `choices`; each entry that is none of them is
+  // an error listing them. A null leaves `out` as it is.
+  template <typename Enum>
+  void read_choice_list(const std::string& key, std::vector<Enum>& out,
+                        const std::vector<std::pair<std::string, Enum>>& choices) const {
+    std::vector<std::string> texts;
+    if (!read_choice_list_texts(key, texts)) return;
+    std::vector<Enum> chosen;
+    bool all_known = true;
+    for (const std::string& text : texts) {
+      bool known = false;
+      for (const auto& [name, choice] : choices)
+        if (same_choice(name, text)) {
+          chosen.push_back(choice);
+          known = true;
+          break;
+        }
+      if (known) continue;
+      std::vector<std::string> names;
+      for (const auto& entry : choices) names.push_back(entry.first);
+      report_bad_choice(key, text, names);
+      all_known = false;
+    }
+    if (all_known) out = std::move(chosen);
+  }
+
  private:
   bool read_choice_text(const std::string& key, std::string& text) const;
+  // false for null/absent (or a value of the wrong type, reported by the schema check).
+  bool read_choice_list_texts(const std::string& key, std::vector<std::string>& texts) const;
   static bool same_choice(const std::string& a, const std::string& b);
   void report_bad_choice(const std::string& key, const std::string& text, const std::vector<std::string>& names) const;
 

@@ -4,9 +4,11 @@
 // and passed down by const reference; nothing past config/ looks keys up by string.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace primus::config {
@@ -17,6 +19,15 @@ enum class LrDecayStyle { constant, linear, cosine, inverse_square_root, WSD };
 enum class WsdDecayStyle { linear, cosine, exponential, minus_sqrt };
 enum class RecomputeGranularity { none, full, selective };
 enum class RecomputeMethod { none, uniform, block };
+// Megatron's recompute_modules choices: the submodules selective recompute re-runs.
+enum class RecomputeModule {
+  core_attn, moe_act, layernorm, mla_up_proj, mlp, moe, shared_experts, gdn_norm_out, gdp_in_proj, gdp_qkv, mhc
+};
+// recompute_modules' YAML names, indexed by RecomputeModule.
+inline constexpr std::array<std::string_view, 11> kRecomputeModuleNames = {
+    "core_attn", "moe_act",      "layernorm",   "mla_up_proj", "mlp", "moe",
+    "shared_experts", "gdn_norm_out", "gdp_in_proj", "gdp_qkv", "mhc"};
+static_assert(kRecomputeModuleNames.size() == static_cast<std::size_t>(RecomputeModule::mhc) + 1);
 enum class LogLevel { trace, debug, info, warning, error, critical, off };
 enum class Precision { fp32, bf16, fp16 };
 
@@ -104,6 +115,8 @@ struct TrainingConfig {
   RecomputeGranularity recompute_granularity = RecomputeGranularity::none;
   RecomputeMethod recompute_method = RecomputeMethod::none;
   int recompute_num_layers = 0;
+  // Used only with recompute_granularity: selective (Megatron ignores it otherwise); null: ["core_attn"].
+  std::vector<RecomputeModule> recompute_modules = {RecomputeModule::core_attn};
   int max_consecutive_nan_iterations = 10;  // skipped steps in a row before the run aborts
   std::optional<int> exit_interval;
 };

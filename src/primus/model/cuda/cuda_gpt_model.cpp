@@ -26,9 +26,29 @@ namespace ops = primus::ops::cuda;
 RecomputePlan RecomputePlan::from_config(const config::TrainingConfig& training, int num_layers) {
   RecomputePlan plan;
   plan.recompute_layer.assign(static_cast<std::size_t>(num_layers), false);
-  // selective recomputes Megatron's core attention; flash attention already keeps only the
-  // softmax statistics, so there is nothing more to drop: the same plan as none.
-  if (training.recompute_granularity != config::RecomputeGranularity::full) return plan;
+  if (training.recompute_granularity != config::RecomputeGranularity::full) {
+    plan.kept = LayerKeeps{true, true};
+    if (training.recompute_granularity == config::RecomputeGranularity::none) return plan;
+    for (const config::RecomputeModule module : training.recompute_modules) {
+      switch (module) {
+        case config::RecomputeModule::core_attn:
+          break;  // flash attention keeps only the softmax statistics: nothing more to drop
+        case config::RecomputeModule::layernorm:
+          plan.kept.norm_outputs = false;
+          break;
+        case config::RecomputeModule::mlp:
+          plan.kept.activation = false;
+          break;
+        default:
+          throw std::invalid_argument(
+              "recompute_modules: '" +
+              std::string(config::kRecomputeModuleNames[static_cast<std::size_t>(module)]) +
+              "' is not supported by the CUDA engine: its dense GPT model has no such submodule (it supports "
+              "core_attn, layernorm and mlp)");
+      }
+    }
+    return plan;
+  }
   const int count = training.recompute_num_layers;
   switch (training.recompute_method) {
     case config::RecomputeMethod::uniform:
@@ -136,6 +156,12 @@ void CudaGPTModel::plan(DeviceArena& arena) {
     s.lse = f32(static_cast<std::int64_t>(micro_batch_size_) * heads_ * config_.seq_length);
     s.attention_residual = b16(rows * hidden_);
     s.fc1_out = b16(rows * fc1_width_);
+    const LayerKeeps keeps = recompute_.keeps(l);
+    if (keeps.norm_outputs) {
+      s.input_norm_out = b16(rows * hidden_);
+      s.pre_mlp_norm_out = b16(rows * hidden_);
+    }
+    if (keeps.activation) s.activation = b16(rows * ffn_);
     saved_[static_cast<std::size_t>(l)] = s;
     if (recomputed) {
       shared = s;
@@ -184,6 +210,12 @@ void CudaGPTModel::plan(DeviceArena& arena) {
   sc.embedding_scratch_bytes = ops::embedding_backward_scratch_bytes(rows);
   sc.embedding_scratch = arena.allocate_bytes(sc.embedding_scratch_bytes);
   arena.rewind(std::max(arena.used(), logits_end));
+  // What a layer does not keep lives in the scratch and is recomputed in backward.
+  for (LayerSaved& s : saved_) {
+    if (s.input_norm_out == nullptr) s.input_norm_out = sc.norm_out;
+    if (s.pre_mlp_norm_out == nullptr) s.pre_mlp_norm_out = sc.norm_out;
+    if (s.activation == nullptr) s.activation = sc.activation;
+  }
 }
 
 void CudaGPTModel::bind_parameters(const ParameterLayout& layout, const bf16* weights, float* grads) {
@@ -315,9 +347,9 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
   Scratch& sc = scratch_;
   // Each parameter is awaited right before its first read (see ParameterFences).
   await(p.input_norm);
-  norm_forward(sc.norm_out, s.input_norm, x, p.input_norm, rows, hidden_);
+  norm_forward(s.input_norm_out, s.input_norm, x, p.input_norm, rows, hidden_);
   await(p.qkv);
-  gemm_->linear_forward(sc.norm_out, p.qkv.weight, p.qkv.bias, sc.qkv, rows, hidden_, qkv_width_);
+  gemm_->linear_forward(s.input_norm_out, p.qkv.weight, p.qkv.bias, sc.qkv, rows, hidden_, qkv_width_);
   if (config_.qk_layernorm) {
     await(p.q_norm);
     await(p.k_norm);
@@ -337,24 +369,28 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
   gemm_->linear_forward(s.context, p.proj.weight, p.proj.bias, sc.branch, rows, q_width_, hidden_);
   if (layernorm_) {
     ops::residual_forward(s.attention_residual, x, sc.branch, rows * hidden_, stream_);
-    norm_forward(sc.norm_out, s.pre_mlp_norm, s.attention_residual, p.pre_mlp_norm, rows, hidden_);
+    norm_forward(s.pre_mlp_norm_out, s.pre_mlp_norm, s.attention_residual, p.pre_mlp_norm, rows, hidden_);
   } else {
-    ops::rmsnorm_residual_forward(sc.norm_out, s.attention_residual, s.pre_mlp_norm.rstd, sc.branch, x,
+    ops::rmsnorm_residual_forward(s.pre_mlp_norm_out, s.attention_residual, s.pre_mlp_norm.rstd, sc.branch, x,
                                   p.pre_mlp_norm.weight, rows, hidden_, static_cast<float>(config_.norm_epsilon),
                                   config_.apply_layernorm_1p, stream_);
   }
   await(p.fc1);
-  gemm_->linear_forward(sc.norm_out, p.fc1.weight, p.fc1.bias, s.fc1_out, rows, hidden_, fc1_width_);
+  gemm_->linear_forward(s.pre_mlp_norm_out, p.fc1.weight, p.fc1.bias, s.fc1_out, rows, hidden_, fc1_width_);
   if (!write_output) return;  // recompute before backward: the MLP output is not needed
-  if (config_.swiglu) {
-    ops::swiglu_forward(sc.activation, s.fc1_out, rows, ffn_, stream_);
-  } else {
-    ops::gelu_forward(sc.activation, s.fc1_out, rows * ffn_, stream_);
-  }
+  activation_forward(s.activation, s.fc1_out, rows);
   await(p.fc2);
-  gemm_->linear_forward(sc.activation, p.fc2.weight, p.fc2.bias, sc.branch, rows, ffn_, hidden_);
+  gemm_->linear_forward(s.activation, p.fc2.weight, p.fc2.bias, sc.branch, rows, ffn_, hidden_);
   ops::residual_forward(residual_[static_cast<std::size_t>(layer) + 1], s.attention_residual, sc.branch,
                         rows * hidden_, stream_);
+}
+
+void CudaGPTModel::activation_forward(bf16* out, const bf16* fc1_out, std::int64_t rows) {
+  if (config_.swiglu) {
+    ops::swiglu_forward(out, fc1_out, rows, ffn_, stream_);
+  } else {
+    ops::gelu_forward(out, fc1_out, rows * ffn_, stream_);
+  }
 }
 
 void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, bf16* d_in) {
@@ -365,24 +401,22 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
   const LayerParams& p = layers_[static_cast<std::size_t>(layer)];
   const bf16* x = residual_[static_cast<std::size_t>(layer)];
   Scratch& sc = scratch_;
-  // MLP: recompute the pre-MLP norm output and the activation output instead of keeping them.
-  norm_forward(sc.norm_out, s.pre_mlp_norm, s.attention_residual, p.pre_mlp_norm, rows, hidden_);
-  if (config_.swiglu) {
-    ops::swiglu_forward(sc.activation, s.fc1_out, rows, ffn_, stream_);
-  } else {
-    ops::gelu_forward(sc.activation, s.fc1_out, rows * ffn_, stream_);
-  }
-  linear_backward(p.fc2, d_out, sc.activation, sc.d_activation, rows, ffn_, hidden_, first);
+  const LayerKeeps keeps = recompute_.keeps(layer);
+  // MLP: recompute the pre-MLP norm output and the activation output where they were not kept.
+  if (!keeps.norm_outputs)
+    norm_forward(s.pre_mlp_norm_out, s.pre_mlp_norm, s.attention_residual, p.pre_mlp_norm, rows, hidden_);
+  if (!keeps.activation) activation_forward(s.activation, s.fc1_out, rows);
+  linear_backward(p.fc2, d_out, s.activation, sc.d_activation, rows, ffn_, hidden_, first);
   if (config_.swiglu) {
     ops::swiglu_backward(sc.d_fc1, sc.d_activation, s.fc1_out, rows, ffn_, stream_);
   } else {
     ops::gelu_backward(sc.d_fc1, sc.d_activation, s.fc1_out, rows * ffn_, stream_);
   }
-  linear_backward(p.fc1, sc.d_fc1, sc.norm_out, sc.d_norm, rows, hidden_, fc1_width_, first);
+  linear_backward(p.fc1, sc.d_fc1, s.pre_mlp_norm_out, sc.d_norm, rows, hidden_, fc1_width_, first);
   norm_backward(d_in, sc.d_norm, s.attention_residual, p.pre_mlp_norm, s.pre_mlp_norm, rows, hidden_, d_out);
   bf16* d_attention_residual = d_in;
-  // Attention.
-  norm_forward(sc.norm_out, s.input_norm, x, p.input_norm, rows, hidden_);
+  // Attention (the input norm output is read last, by the QKV backward).
+  if (!keeps.norm_outputs) norm_forward(s.input_norm_out, s.input_norm, x, p.input_norm, rows, hidden_);
   linear_backward(p.proj, d_attention_residual, s.context, sc.d_context, rows, q_width_, hidden_, first);
   attention_->backward(attention_shape(seq), s.q, s.k, s.v, s.context, sc.d_context, s.lse, sc.dq, sc.dk, sc.dv);
   if (rope_) {
@@ -400,7 +434,7 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
   }
   bf16* d_qkv = sc.d_fc1;
   ops::qkv_split_backward(d_qkv, dq, dk, sc.dv, rows, heads_, groups_, head_dim_, stream_);
-  linear_backward(p.qkv, d_qkv, sc.norm_out, sc.d_norm, rows, hidden_, qkv_width_, first);
+  linear_backward(p.qkv, d_qkv, s.input_norm_out, sc.d_norm, rows, hidden_, qkv_width_, first);
   // d(input) = input-norm backward + d(attention residual); written over d_out's buffer, then swapped by the caller.
   norm_backward(d_out, sc.d_norm, x, p.input_norm, s.input_norm, rows, hidden_, d_attention_residual);
 }

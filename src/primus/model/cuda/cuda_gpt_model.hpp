@@ -3,11 +3,13 @@
 // halves of the split fp32 master weights, owned by the engine) and activations, fp32
 // main gradients accumulated by the GEMMs (beta 0 on a global batch's first
 // micro-batch, 1 after). Activations live in one DeviceArena planned at construction:
-// per layer only what backward needs (layer input, rstd, q/k/v after RoPE, attention
-// output and lse, attention residual, fc1 output); norm outputs and the activation
-// output are recomputed in backward; the bf16 logits share one union with the layer
-// scratch and are overwritten in place by their gradient. Full recompute keeps only
-// the layer input of a recomputed layer and re-runs its forward before its backward.
+// per layer what backward needs (layer input, rstd, q/k/v after RoPE, attention output
+// and lse, attention residual, fc1 output) plus, unless recompute_modules names them, the
+// two norm outputs and the MLP activation output (RecomputePlan decides; what is not
+// kept lives in the shared scratch and is recomputed in backward); the bf16 logits share
+// one union with the layer scratch and are overwritten in place by their gradient. Full
+// recompute keeps only the layer input of a recomputed layer and re-runs its forward
+// before its backward.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -29,9 +31,31 @@ namespace primus::model::cuda {
 
 using bf16 = __nv_bfloat16;
 
-// Which layers keep their activations for backward (config's recompute_* keys).
+// The cheap outputs a layer keeps from its forward for backward; what is not kept is
+// recomputed in backward from what is (a norm from its input and saved statistics, the
+// activation from fc1's output), the same arithmetic on the same inputs: bit-identical.
+struct LayerKeeps {
+  bool norm_outputs = false;  // input_layernorm and pre_mlp_layernorm outputs ("layernorm" recomputes them)
+  bool activation = false;    // SwiGLU/GeLU output ("mlp" recomputes it from the kept fc1 output)
+};
+
+// What each layer keeps for backward (config's recompute_* keys, Megatron's meaning):
+//  - recompute_granularity null: every layer keeps everything (LayerKeeps all true).
+//  - selective: recompute_modules picks what is recomputed. "core_attn" drops nothing (flash
+//    attention never stores the attention probabilities); "layernorm" recomputes both norm
+//    outputs; "mlp" recomputes only the activation output: unlike Megatron's "mlp", which
+//    re-runs the whole dense MLP from its input, fc1's output stays kept, so it saves less
+//    memory but re-runs no GEMM. Other modules (MoE, MLA, ...) throw std::invalid_argument:
+//    this dense model has no such submodule.
+//  - full: recompute_layer's layers keep only their input and re-run their forward before
+//    their backward; no layer keeps norm or activation outputs (as before selective existed).
 struct RecomputePlan {
   std::vector<bool> recompute_layer;  // per layer: re-run forward before backward
+  LayerKeeps kept;                    // what a layer that is not fully recomputed keeps
+
+  LayerKeeps keeps(int layer) const {
+    return recompute_layer[static_cast<std::size_t>(layer)] ? LayerKeeps{} : kept;
+  }
   static RecomputePlan from_config(const config::TrainingConfig& training, int num_layers);
 };
 
@@ -106,6 +130,8 @@ class CudaGPTModel {
     float* lse = nullptr;
     bf16* attention_residual = nullptr;
     bf16* fc1_out = nullptr;
+    // Per layer when kept (RecomputePlan::keeps), else the shared scratch, recomputed in backward.
+    bf16 *input_norm_out = nullptr, *pre_mlp_norm_out = nullptr, *activation = nullptr;
   };
   struct Scratch {
     bf16 *norm_out = nullptr, *qkv = nullptr, *branch = nullptr, *activation = nullptr;
@@ -126,6 +152,7 @@ class CudaGPTModel {
   void forward(int seq);
   void layer_forward(int layer, int seq, bool write_output);
   void layer_backward(int layer, int seq, bool first, bf16* d_out, bf16* d_in);
+  void activation_forward(bf16* out, const bf16* fc1_out, std::int64_t rows);
   void norm_forward(bf16* out, const NormStats& stats, const bf16* in, const NormParams& p, std::int64_t rows,
                     std::int64_t dim);
   void norm_backward(bf16* d_in, const bf16* d_out, const bf16* in, const NormParams& p, const NormStats& stats,

@@ -54,6 +54,8 @@ int env_int(const char* name, int fallback, int low, int high) {
 CudaEngine::CudaEngine(const config::TrainConfig& config)
     : config_(config), layout_(model::build_parameter_layout(config.model)) {
   check_supported(config);
+  // Before anything is allocated: a bad recompute setting throws here (nothing to release).
+  const auto recompute = model::cuda::RecomputePlan::from_config(config.training, config.model.num_layers);
   PRIMUS_CUDA_CHECK(cudaFree(nullptr));  // create the context before measuring
   used_before_ = device_used_bytes();
   PRIMUS_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -77,9 +79,7 @@ CudaEngine::CudaEngine(const config::TrainConfig& config)
   PRIMUS_CUDA_CHECK(cudaMemset(scalars_, 0, sizeof(DeviceScalars)));
   PRIMUS_CUDA_CHECK(cudaMallocHost(&host_scalars_, sizeof(DeviceScalars)));
   model_ = std::make_unique<model::cuda::CudaGPTModel>(
-      config.model, config.training.micro_batch_size,
-      model::cuda::RecomputePlan::from_config(config.training, config.model.num_layers), layout_, weights_high_,
-      grads_, stream_);
+      config.model, config.training.micro_batch_size, recompute, layout_, weights_high_, grads_, stream_);
   configure_optimizer();
   sample_memory();
 }
