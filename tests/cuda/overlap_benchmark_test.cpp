@@ -1,0 +1,105 @@
+// What an optimizer tail on a side stream costs the kernels beside it, with
+// PRIMUS_CUDA_BENCH=1: a Llama-3-8B fc1 GEMM (planned for all SMs or for the SMs the tail
+// leaves) and a causal GQA flash-attention forward, each timed alone and while
+// split_adamw_launch keeps 24 SMs busy on a second stream. The overlapped optimizer's cost
+// is the difference; a kernel planned for all SMs waits for the tail's SMs if it is
+// persistent. Not a pass/fail timing.
+#include <cstdlib>
+#include <functional>
+
+#include "kernel_test_support.hpp"
+#include "primus/ops/cuda/attention.hpp"
+#include "primus/ops/cuda/gemm.hpp"
+#include "primus/train/cuda/master_weights.hpp"
+
+namespace primus::ops::cuda::test {
+namespace {
+
+// Mean ms of `op` on `stream` over `repeats` calls (after one warm-up call).
+double time_on(cudaStream_t stream, int repeats, const std::function<void()>& op) {
+  cudaEvent_t start, stop;
+  PRIMUS_KERNEL_CHECK(cudaEventCreate(&start));
+  PRIMUS_KERNEL_CHECK(cudaEventCreate(&stop));
+  op();
+  PRIMUS_KERNEL_CHECK(cudaEventRecord(start, stream));
+  for (int i = 0; i < repeats; ++i) op();
+  PRIMUS_KERNEL_CHECK(cudaEventRecord(stop, stream));
+  PRIMUS_KERNEL_CHECK(cudaEventSynchronize(stop));
+  float ms = 0.0f;
+  PRIMUS_KERNEL_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return ms / repeats;
+}
+
+TEST(Benchmark, KernelsBesideAnOptimizerTail) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  const char* flag = std::getenv("PRIMUS_CUDA_BENCH");
+  if (flag == nullptr || std::string(flag) != "1") GTEST_SKIP() << "set PRIMUS_CUDA_BENCH=1 to run timings";
+  const int tail_sms = 24;
+  int device = 0, sms = 0;
+  PRIMUS_KERNEL_CHECK(cudaGetDevice(&device));
+  PRIMUS_KERNEL_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  cudaStream_t main_stream, side_stream;
+  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&main_stream, cudaStreamNonBlocking));
+  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&side_stream, cudaStreamNonBlocking));
+
+  // The tail: 1.5e9 parameters (42 GB of traffic, ~33 ms on 24 SMs): outlasts every timed batch.
+  const std::int64_t n = 1'500'000'000;
+  DeviceBuffer<std::uint16_t> high(n), low(n);
+  DeviceBuffer<float> m(n), v(n), g(n);
+  for (auto* b : {&m, &v, &g}) PRIMUS_KERNEL_CHECK(cudaMemset(b->get(), 0, n * 4));
+  PRIMUS_KERNEL_CHECK(cudaMemset(high.get(), 0, n * 2));
+  PRIMUS_KERNEL_CHECK(cudaMemset(low.get(), 0, n * 2));
+  train::cuda::SplitAdamWLaunch launch;
+  launch.segment_end[launch.segment_count++] = n;
+  launch.decay_mask = 1;
+  const AdamWHyperparameters hyper{3e-4, 0.9, 0.95, 1e-8, 0.1, 10};
+  auto start_tail = [&] {
+    train::cuda::split_adamw_launch(launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(), v.get(),
+                                    g.get(), nullptr, nullptr, nullptr, hyper, tail_sms, side_stream);
+  };
+  const double tail_alone = time_on(side_stream, 1, start_tail);
+
+  // Llama-3-8B fc1 forward: [8192, 4096] x [28672, 4096]^T.
+  const std::int64_t rows = 8192, in = 4096, out = 28672;
+  DeviceBuffer<bf16> x(rows * in), w(out * in), y(rows * out);
+  PRIMUS_KERNEL_CHECK(cudaMemset(x.get(), 0, rows * in * 2));
+  PRIMUS_KERNEL_CHECK(cudaMemset(w.get(), 0, out * in * 2));
+  GemmRunner gemm(main_stream);
+  auto fc1 = [&] { gemm.linear_forward(x.get(), w.get(), nullptr, y.get(), rows, in, out); };
+  // Causal GQA attention forward, b1 s8192 hq32 hkv8 d128.
+  AttentionShape shape;
+  shape.batch = 1, shape.seq_len = 8192, shape.num_q_heads = 32, shape.num_kv_heads = 8, shape.head_dim = 128;
+  DeviceBuffer<bf16> q(8192 * 32 * 128), k(8192 * 8 * 128), vv(8192 * 8 * 128), o(8192 * 32 * 128);
+  DeviceBuffer<float> lse(32 * 8192);
+  for (auto* b : {&q, &k, &vv}) PRIMUS_KERNEL_CHECK(cudaMemset(b->get(), 0, b->size() * 2));
+  FlashAttention attention(main_stream, /*autotune=*/false);
+  auto attend = [&] { attention.forward(shape, q.get(), k.get(), vv.get(), o.get(), lse.get()); };
+
+  struct Case {
+    const char* name;
+    int gemm_sms;  // 0: all
+    std::function<void()> op;
+  };
+  const Case cases[] = {{"fc1 GEMM planned for all SMs", 0, fc1},
+                        {"fc1 GEMM planned for SMs - 24", sms - tail_sms, fc1},
+                        {"attention forward", 0, attend}};
+  for (const Case& c : cases) {
+    gemm.set_sm_count_target(c.gemm_sms);
+    const double alone = time_on(main_stream, 5, c.op);
+    PRIMUS_KERNEL_CHECK(cudaStreamSynchronize(main_stream));
+    start_tail();
+    const double beside = time_on(main_stream, 5, c.op);
+    PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize());
+    std::printf("BENCH %-32s alone %7.3f ms, beside a 24-SM optimizer tail %7.3f ms (%.2fx)\n", c.name, alone,
+                beside, beside / alone);
+    EXPECT_GT(alone, 0.0);
+  }
+  std::printf("BENCH optimizer tail alone on %d SMs: %.3f ms\n", tail_sms, tail_alone);
+  cudaStreamDestroy(main_stream);
+  cudaStreamDestroy(side_stream);
+}
+
+}  // namespace
+}  // namespace primus::ops::cuda::test
