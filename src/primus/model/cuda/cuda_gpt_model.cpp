@@ -325,6 +325,13 @@ void CudaGPTModel::linear_backward(const Linear& p, const bf16* d_out, const bf1
   if (d_in != nullptr) gemm_->linear_backward_input(d_out, p.weight, d_in, rows, in_features, out_features);
 }
 
+void CudaGPTModel::mark(const char* phase, int layer) {
+  if (timeline_ == nullptr) return;
+  std::string name = phase;
+  if (layer >= 0) name += (layer < 10 ? ".layer0" : ".layer") + std::to_string(layer);
+  timeline_->mark(name, stream_);
+}
+
 void CudaGPTModel::await(const bf16* parameter) {
   if (fences_ != nullptr && parameter != nullptr) fences_->wait(stream_, parameter - weights_base_);
 }
@@ -449,6 +456,7 @@ void CudaGPTModel::forward(int seq) {
     throw std::invalid_argument("seq_length = " + std::to_string(seq) + ", expected 1.." +
                                 std::to_string(config_.seq_length) + " (the model's seq_length)");
   const std::int64_t b = micro_batch_size_, rows = b * seq;
+  mark("fwd.begin");
   if (deferred_gather_) {
     const DeferredGather gather = std::move(deferred_gather_);
     deferred_gather_ = nullptr;
@@ -464,6 +472,7 @@ void CudaGPTModel::forward(int seq) {
     // Beside the optimizer's tail (overlap_next_forward), leave its SMs to it.
     gemm_->set_sm_count_target(l < overlap_layers_ ? device_sms_ - overlap_reserved_sms_ : 0);
     layer_forward(l, seq, /*write_output=*/true);
+    mark("fwd", l);
   }
   gemm_->set_sm_count_target(0);
   overlap_reserved_sms_ = overlap_layers_ = 0;
@@ -473,6 +482,7 @@ void CudaGPTModel::forward(int seq) {
                rows, hidden_);
   gemm_->linear_forward(final_norm_out_, output_.weight, nullptr, logits_, rows, hidden_, vocab_);
   ops::cross_entropy_forward(losses_, ce_lse_, logits_, labels_, rows, vocab_, stream_);
+  mark("fwd.end");
 }
 
 void CudaGPTModel::forward_loss(int seq) { forward(seq); }
@@ -490,12 +500,16 @@ void CudaGPTModel::forward_backward(int seq, bool first_micro_batch) {
                 final_norm_stats_, rows, hidden_, nullptr);
   bf16* d_out = d_hidden_;
   bf16* d_other = d_hidden_other_;
-  for (int l = config_.num_layers - 1; l >= 0; --l) layer_backward(l, seq, first_micro_batch, d_out, d_other);
+  for (int l = config_.num_layers - 1; l >= 0; --l) {
+    layer_backward(l, seq, first_micro_batch, d_out, d_other);
+    mark("bwd", l);
+  }
   // layer_backward leaves d(input) in d_out each time.
   if (position_embeddings_grad_ != nullptr)
     ops::position_embedding_backward(position_embeddings_grad_, d_out, b, seq, hidden_, stream_);
   ops::embedding_backward(word_embeddings_grad_, d_out, tokens_, rows, vocab_, hidden_, scratch_.embedding_scratch,
                           scratch_.embedding_scratch_bytes, stream_);
+  mark("bwd.end");
 }
 
 }  // namespace primus::model::cuda

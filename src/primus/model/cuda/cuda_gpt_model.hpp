@@ -23,6 +23,7 @@
 #include "primus/config/train_config.hpp"
 #include "primus/model/cuda/device_arena.hpp"
 #include "primus/model/cuda/parameter_fences.hpp"
+#include "primus/model/cuda/step_timeline.hpp"
 #include "primus/model/parameter_layout.hpp"
 #include "primus/ops/cuda/attention.hpp"
 #include "primus/ops/cuda/gemm.hpp"
@@ -97,6 +98,9 @@ class CudaGPTModel {
   // enqueues the table's update behind that read. Used once, then cleared; nullptr clears.
   using DeferredGather = std::function<void(bf16* out, const std::int32_t* tokens, std::int64_t rows)>;
   void defer_word_embeddings(DeferredGather gather) { deferred_gather_ = std::move(gather); }
+
+  // Diagnostics (PRIMUS_CUDA_TIMELINE): marks at layer boundaries of forward and backward.
+  void set_timeline(StepTimeline* timeline) { timeline_ = timeline; }
 
   std::size_t activation_bytes() const { return arena_.capacity(); }
   int micro_batch_size() const { return micro_batch_size_; }
@@ -178,6 +182,8 @@ class CudaGPTModel {
   const ParameterFences* fences_ = nullptr;
   int overlap_reserved_sms_ = 0, overlap_layers_ = 0, device_sms_ = 0;
   DeferredGather deferred_gather_;
+  StepTimeline* timeline_ = nullptr;
+  void mark(const char* phase, int layer = -1);
   const bf16* word_embeddings_ = nullptr;
   float* word_embeddings_grad_ = nullptr;
   const bf16* position_embeddings_ = nullptr;

@@ -81,6 +81,10 @@ CudaEngine::CudaEngine(const config::TrainConfig& config)
   model_ = std::make_unique<model::cuda::CudaGPTModel>(
       config.model, config.training.micro_batch_size, recompute, layout_, weights_high_, grads_, stream_);
   configure_optimizer();
+  if (model::cuda::StepTimeline::requested()) {
+    timeline_ = std::make_unique<model::cuda::StepTimeline>();
+    model_->set_timeline(timeline_.get());
+  }
   sample_memory();
 }
 
@@ -148,6 +152,7 @@ void CudaEngine::enqueue_word_embedding_update() const {
                        &scalars_->found_non_finite, &scalars_->loss_sum, pending_hyper_, overlap_sms_,
                        optimizer_stream_);
   fences_->record(0, optimizer_stream_);
+  if (timeline_) timeline_->mark("tail.embeddings", optimizer_stream_);
 }
 
 void CudaEngine::synchronize() const {
@@ -262,6 +267,8 @@ void CudaEngine::forward_backward(const model::MicroBatch& batch, int index, int
 
 StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double clip_grad) {
   enqueue_word_embedding_update();  // the last step's, if no forward has read the table since
+  // The step since the last forward began, with the last optimizer tail beside its forward.
+  if (timeline_ && step_count_ > 0) timeline_->report("fwd.begin");
   const std::int64_t n = num_parameters();
   ops::cuda::grad_sum_of_squares(&scalars_->sum_of_squares, grads_, n, norm_scratch_, stream_);
   ops::cuda::grad_clip_coefficient(&scalars_->clip_coeff, &scalars_->found_non_finite, &scalars_->grad_norm,
@@ -284,8 +291,10 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
     const int sms = fences_ != nullptr && group > 0 ? overlap_sms_ : 0;  // the first group is read first
     split_adamw_launch(launches_[i], weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, &scalars_->clip_coeff,
                        &scalars_->found_non_finite, &scalars_->loss_sum, hyper, sms, optimizer);
-    if (fences_ != nullptr && (i + 1 == launches_.size() || launch_group_[i + 1] != group))
+    if (fences_ != nullptr && (i + 1 == launches_.size() || launch_group_[i + 1] != group)) {
       fences_->record(group, optimizer);
+      if (timeline_) timeline_->mark("tail.group" + std::to_string(100 + group).substr(1), optimizer);
+    }
   }
   if (fences_ != nullptr) model_->overlap_next_forward(overlap_sms_, overlap_layers_);
   if (defer_embeddings_) {
@@ -301,6 +310,7 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
       enqueue_word_embedding_update();
     });
   }
+  if (timeline_) timeline_->mark("opt.main", stream_);  // norm and clip (serial: AdamW too) done
   // The step's one host synchronisation (the norm and loss; not the overlapped AdamW).
   PRIMUS_CUDA_CHECK(
       cudaMemcpyAsync(host_scalars_, scalars_, sizeof(DeviceScalars), cudaMemcpyDeviceToHost, stream_));

@@ -97,6 +97,7 @@ class CudaEngine final : public TrainingEngine {
   mutable bool embedding_update_pending_ = false;
   ops::cuda::AdamWHyperparameters pending_hyper_{};
   cudaEvent_t embeddings_read_ = nullptr;
+  std::unique_ptr<model::cuda::StepTimeline> timeline_;  // PRIMUS_CUDA_TIMELINE=1 only
   std::unique_ptr<model::cuda::ParameterFences> fences_;
   std::size_t used_before_ = 0;
   mutable std::size_t peak_used_ = 0;
