@@ -55,6 +55,12 @@ TEST(TrainerResume, StoppedAndContinuedRunIsBitwiseTheUninterruptedRun) {
   validation.insert(validation.end(), continued.validation_losses.begin(), continued.validation_losses.end());
   ASSERT_EQ(full.validation_losses.size(), 4u);
   EXPECT_EQ(validation, full.validation_losses);
+  // The end-of-training evaluation: none for the interrupted run; the resumed run's equals the
+  // straight run's bit for bit (the validation position is restored from the checkpoint).
+  EXPECT_FALSE(stopped.final_validation_loss.has_value());
+  ASSERT_TRUE(full.final_validation_loss.has_value());
+  ASSERT_TRUE(continued.final_validation_loss.has_value());
+  EXPECT_EQ(*continued.final_validation_loss, *full.final_validation_loss);
   // Training changed the parameters, so equal final checkpoints are not a trivial match.
   EXPECT_NE(tensor_bytes(iteration_directory(checkpoints, 10) / "model.safetensors"),
             tensor_bytes(iteration_directory(checkpoints, 20) / "model.safetensors"));

@@ -129,11 +129,24 @@ TEST(TrainerEval, ValidationLinesAndSummaryWithoutDisturbingTraining) {
   }
   // The model learns between the two evaluations.
   EXPECT_LT(summary.validation_losses[1].second, summary.validation_losses[0].second);
+  // Megatron's end-of-training evaluation: the next eval_iters validation batches, its own line.
+  ASSERT_TRUE(summary.final_validation_loss.has_value());
+  EXPECT_NEAR(*summary.final_validation_loss, summary.validation_losses[1].second, 0.5);
+  const std::string final_line =
+      fmt::format(" validation loss at iteration 10 on validation set | lm loss value: {:.6E} | lm loss PPL: {:.6E} | ",
+                  *summary.final_validation_loss, std::exp(*summary.final_validation_loss));
+  EXPECT_NE(log.find(final_line), std::string::npos) << final_line << "\n" << log;
+  EXPECT_LT(log.find(final_line), log.find("training finished at iteration 10"));
 
   // Evaluating neither changes the parameters nor moves the training data.
   const auto without_eval = tiny_experiment(scratch.path(), {"exp_name=no_eval", "train_iters=10"});
   const TrainSummary plain = train(without_eval);
   EXPECT_TRUE(plain.validation_losses.empty());
+  const auto no_eval_at_all = tiny_experiment(scratch.path(), {"exp_name=no_eval_iters", "train_iters=2", "eval_iters=0"});
+  const TrainSummary none = train(no_eval_at_all);
+  EXPECT_FALSE(none.final_validation_loss.has_value()) << "eval_iters 0: no evaluation at all";
+  EXPECT_EQ(read_text(experiment_root(no_eval_at_all) / "logs" / "rank-0.log").find("validation loss at"),
+            std::string::npos);
   EXPECT_EQ(losses_of(plain).size(), 10u);
   std::vector<std::uint32_t> a, b;
   for (float loss : losses_of(summary)) a.push_back(bits_of(loss));

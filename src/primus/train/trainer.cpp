@@ -216,13 +216,13 @@ struct Trainer::State {
     return engine->optimizer_step(scheduler.lr_at(steps), scheduler.weight_decay_at(steps), config.optimizer.clip_grad);
   }
 
-  // The next eval_iters global batches of the validation split (continuing where the
+  // The next eval_iters global batches of a split from `consumed` on (for validation, where the
   // previous evaluation stopped, wrapping around as Megatron's cyclic iterator does).
-  double evaluate() {
-    data::MicroBatchIterator valid_iterator(datasets.valid, config.training.micro_batch_size, 0,
-                                            config.parallel.data_parallel_size, consumed_valid_samples,
-                                            config.data.eod_token_id, config.data.eod_mask_loss,
-                                            config.data.reset_position_ids, /*cyclic=*/true);
+  double evaluate(const std::shared_ptr<const data::GPTSampleSource>& split, std::int64_t& consumed) {
+    data::MicroBatchIterator valid_iterator(split, config.training.micro_batch_size, 0,
+                                            config.parallel.data_parallel_size, consumed, config.data.eod_token_id,
+                                            config.data.eod_mask_loss, config.data.reset_position_ids,
+                                            /*cyclic=*/true);
     double loss_sum = 0.0;
     int count = 0;
     for (int i = 0; i < config.training.eval_iters; ++i) {
@@ -231,14 +231,16 @@ struct Trainer::State {
         ++count;
       }
     }
-    consumed_valid_samples = valid_iterator.consumed_samples();
+    consumed = valid_iterator.consumed_samples();
     return loss_sum / std::max(1, count);
   }
 
-  void log_validation(double loss, TrainSummary& summary) {
-    summary.validation_losses.emplace_back(iteration, loss);
-    const std::string line = fmt::format(" validation loss at iteration {} | lm loss value: {:.6E} | lm loss PPL: {:.6E} | ",
-                                         iteration, loss, std::exp(std::min(20.0, loss)));
+  // Megatron's evaluate_and_print_results line; `at` is "iteration N" during training and
+  // "iteration N on validation set" / "on test set" at its end. TensorBoard gets the value under
+  // "lm loss validation" in every case, test set included, as in Megatron.
+  void log_validation(double loss, const std::string& at) {
+    const std::string line = fmt::format(" validation loss at {} | lm loss value: {:.6E} | lm loss PPL: {:.6E} | ", at,
+                                         loss, std::exp(std::min(20.0, loss)));
     const std::string rule(line.size() + 1, '-');
     logger->info("{}", rule);
     logger->info("{}", line);
@@ -360,7 +362,9 @@ TrainSummary Trainer::train() {
 
     if (s.datasets.valid && cfg.training.eval_iters > 0 && cfg.training.eval_interval > 0 &&
         s.iteration % cfg.training.eval_interval == 0) {
-      s.log_validation(s.evaluate(), summary);
+      const double loss = s.evaluate(s.datasets.valid, s.consumed_valid_samples);
+      summary.validation_losses.emplace_back(s.iteration, loss);
+      s.log_validation(loss, fmt::format("iteration {}", s.iteration));
       interval_start = Clock::now();  // evaluation time is not training time
     }
 
@@ -383,6 +387,19 @@ TrainSummary Trainer::train() {
   if (!summary.interrupted && !cfg.checkpoint.disable_last_saving && !saved_this_iteration &&
       s.iteration > summary.start_iteration) {
     s.save_checkpoint();
+  }
+  // After the last checkpoint, as Megatron's pretrain(): the validation split continues where the
+  // interval evaluations stopped (not saved), the test split starts at its beginning.
+  if (!summary.interrupted && cfg.training.eval_iters > 0) {
+    if (s.datasets.valid) {
+      summary.final_validation_loss = s.evaluate(s.datasets.valid, s.consumed_valid_samples);
+      s.log_validation(*summary.final_validation_loss, fmt::format("iteration {} on validation set", s.iteration));
+    }
+    if (s.datasets.test) {
+      std::int64_t consumed_test_samples = 0;
+      summary.final_test_loss = s.evaluate(s.datasets.test, consumed_test_samples);
+      s.log_validation(*summary.final_test_loss, fmt::format("iteration {} on test set", s.iteration));
+    }
   }
   summary.final_iteration = s.iteration;
   s.logger->info("training finished at iteration {} after {:.1f} s", s.iteration, seconds_since(launch));

@@ -31,7 +31,9 @@ struct TrainSummary {
   std::int64_t start_iteration = 0;  // iterations already done when this run began (resume)
   std::int64_t final_iteration = 0;
   std::vector<IterationRecord> iterations;  // those run by this call
-  std::vector<std::pair<std::int64_t, double>> validation_losses;
+  std::vector<std::pair<std::int64_t, double>> validation_losses;  // at eval_interval
+  // Megatron's end-of-training evaluations (eval_iters > 0, the split present, run not interrupted).
+  std::optional<double> final_validation_loss, final_test_loss;
   std::optional<std::int64_t> resumed_from;  // checkpoint iteration loaded, if any
   bool interrupted = false;                  // stopped by SIGINT/SIGTERM after saving
 };
