@@ -39,15 +39,7 @@ class SettingReader {
   template <typename Enum>
   void read_choice(const std::string& key, Enum& out, const std::vector<std::pair<std::string, Enum>>& choices) const {
     std::string text;
-    if (!read_choice_text(key, text)) return;
-    for (const auto& [name, choice] : choices)
-      if (same_choice(name, text)) {
-        out = choice;
-        return;
-      }
-    std::vector<std::string> names;
-    for (const auto& entry : choices) names.push_back(entry.first);
-    report_bad_choice(key, text, names);
+    if (read_choice_text(key, text)) match_choice(key, text, choices, out);
   }
 
   // A list (or one space-separated string) of `choices`; each entry that is none of them is
@@ -57,26 +49,27 @@ class SettingReader {
                         const std::vector<std::pair<std::string, Enum>>& choices) const {
     std::vector<std::string> texts;
     if (!read_choice_list_texts(key, texts)) return;
-    std::vector<Enum> chosen;
+    std::vector<Enum> chosen(texts.size());
     bool all_known = true;
-    for (const std::string& text : texts) {
-      bool known = false;
-      for (const auto& [name, choice] : choices)
-        if (same_choice(name, text)) {
-          chosen.push_back(choice);
-          known = true;
-          break;
-        }
-      if (known) continue;
-      std::vector<std::string> names;
-      for (const auto& entry : choices) names.push_back(entry.first);
-      report_bad_choice(key, text, names);
-      all_known = false;
-    }
+    for (std::size_t i = 0; i < texts.size(); ++i) all_known &= match_choice(key, texts[i], choices, chosen[i]);
     if (all_known) out = std::move(chosen);
   }
 
  private:
+  // out = the choice named `text`, or an error listing the names (false).
+  template <typename Enum>
+  bool match_choice(const std::string& key, const std::string& text,
+                    const std::vector<std::pair<std::string, Enum>>& choices, Enum& out) const {
+    for (const auto& [name, choice] : choices)
+      if (same_choice(name, text)) {
+        out = choice;
+        return true;
+      }
+    std::vector<std::string> names;
+    for (const auto& entry : choices) names.push_back(entry.first);
+    report_bad_choice(key, text, names);
+    return false;
+  }
   bool read_choice_text(const std::string& key, std::string& text) const;
   // false for null/absent (or a value of the wrong type, reported by the schema check).
   bool read_choice_list_texts(const std::string& key, std::vector<std::string>& texts) const;
