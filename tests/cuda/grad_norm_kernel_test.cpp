@@ -16,7 +16,8 @@ struct NormResult {
 
 NormResult run_norm(const std::vector<float>& grads, std::size_t offset, double max_norm) {
   DeviceBuffer<float> g(grads);
-  DeviceBuffer<double> scratch(grad_sum_of_squares_scratch_doubles()), sum(1), norm(1);
+  DeviceBuffer<double> scratch(grad_sum_of_squares_scratch_doubles(static_cast<std::int64_t>(grads.size() - offset))),
+      sum(1), norm(1);
   DeviceBuffer<float> coeff(1);
   DeviceBuffer<std::int32_t> flag(1);
   scratch.poison();
@@ -62,6 +63,46 @@ TEST(GradNormKernel, FlagsNonFiniteAndDoesNotClip) {
     EXPECT_EQ(r.non_finite, 1);
     EXPECT_EQ(r.clip_coeff, 1.0f);
   }
+}
+
+// The engine takes the partials of finished layers on a side stream on a few SMs during
+// backward and the rest after it: the sum must be the one-pass sum, bit for bit.
+TEST(GradNormKernel, PartialsInPiecesOnTwoStreamsGiveTheOnePassBits) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  const std::int64_t chunk = grad_norm_chunk_elements();
+  const std::int64_t numel = 7 * chunk + 12345;  // a partial last chunk, not a multiple of 4
+  const auto grads = random_values(static_cast<std::size_t>(numel), 84, 0.05f);
+  DeviceBuffer<float> g(grads);
+  const std::int64_t chunks = grad_sum_of_squares_scratch_doubles(numel);
+  ASSERT_EQ(chunks, 8);
+  DeviceBuffer<double> one_pass(chunks), pieces(chunks), sum_one(1), sum_pieces(1);
+  one_pass.poison();
+  pieces.poison();
+  grad_sum_of_squares(sum_one.get(), g.get(), numel, one_pass.get(), nullptr);
+  cudaStream_t side = nullptr;
+  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking));
+  const std::int64_t split = grad_norm_chunk_at_or_after(3 * chunk + 1);
+  ASSERT_EQ(split, 4);
+  grad_sum_of_squares_partials(pieces.get(), g.get(), numel, split, chunks, /*max_sms=*/3, side);
+  grad_sum_of_squares_partials(pieces.get(), g.get(), numel, 0, split, /*max_sms=*/0, nullptr);
+  PRIMUS_KERNEL_CHECK(cudaStreamSynchronize(side));
+  PRIMUS_KERNEL_CHECK(cudaStreamDestroy(side));
+  grad_sum_partials(sum_pieces.get(), pieces.get(), chunks, nullptr);
+  const auto a = one_pass.download(), b = pieces.download();
+  double ref_last = 0.0;
+  for (std::int64_t i = 7 * chunk; i < numel; ++i) ref_last += double(grads[i]) * grads[i];
+  EXPECT_NEAR(a[7], ref_last, 1e-10 * ref_last) << "the partial last chunk";
+  for (std::int64_t c = 0; c < chunks; ++c) EXPECT_EQ(a[c], b[c]) << "chunk " << c;
+  EXPECT_EQ(sum_one.download()[0], sum_pieces.download()[0]);
+}
+
+TEST(GradNormKernel, RejectsChunksOutsideTheBuffer) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  DeviceBuffer<float> g(std::vector<float>(10, 1.0f));
+  DeviceBuffer<double> partials(2);
+  EXPECT_THROW(grad_sum_of_squares_partials(partials.get(), g.get(), 10, 0, 2, 0, nullptr), std::invalid_argument);
+  EXPECT_THROW(grad_sum_of_squares_partials(partials.get(), g.get(), 10, 1, 0, 0, nullptr), std::invalid_argument);
+  EXPECT_THROW(grad_sum_of_squares_partials(partials.get(), g.get(), 10, 0, 1, -1, nullptr), std::invalid_argument);
 }
 
 TEST(GradNormKernel, IsDeterministic) {

@@ -257,7 +257,7 @@ TEST(Benchmark, KernelsOptimizer) {
         {numel * s / segment_count, numel * (s + 1) / segment_count, static_cast<std::int32_t>(s % 2), 0});
   DeviceBuffer<AdamWSegment> segments(host_segments);
   auto clip = zeros<float>(1);
-  auto scratch = zeros<double>(grad_sum_of_squares_scratch_doubles()), sum = zeros<double>(1);
+  auto scratch = zeros<double>(grad_sum_of_squares_scratch_doubles(numel)), sum = zeros<double>(1);
   const AdamWHyperparameters hyper{3e-4, 0.9, 0.95, 1e-8, 0.1, 10};
   report("adamw_step", shape,
          time_ms(

@@ -10,6 +10,7 @@
 #include "primus/model/rotary_embedding.hpp"
 #include "primus/ops/cuda/cross_entropy.hpp"
 #include "primus/ops/cuda/cuda_check.hpp"
+#include "primus/ops/cuda/device_info.hpp"
 #include "primus/ops/cuda/embedding.hpp"
 #include "primus/ops/cuda/gelu.hpp"
 #include "primus/ops/cuda/layernorm.hpp"
@@ -104,11 +105,7 @@ CudaGPTModel::CudaGPTModel(const config::ModelConfig& config, int micro_batch_si
     rotary_dim_ = tables.rotary_dim;
   }
   gemm_ = std::make_unique<ops::GemmRunner>(stream_);
-  {
-    int device = 0;
-    PRIMUS_CUDA_CHECK(cudaGetDevice(&device));
-    PRIMUS_CUDA_CHECK(cudaDeviceGetAttribute(&device_sms_, cudaDevAttrMultiProcessorCount, device));
-  }
+  device_sms_ = ops::device_sm_count();
   attention_ = std::make_unique<ops::FlashAttention>(stream_, /*autotune=*/false);
   DeviceArena measuring;
   plan(measuring);
@@ -332,6 +329,10 @@ void CudaGPTModel::mark(const char* phase, int layer) {
   timeline_->mark(name, stream_);
 }
 
+void CudaGPTModel::span(const char* op) {
+  if (timeline_ != nullptr) timeline_->span(op, stream_);
+}
+
 void CudaGPTModel::await(const bf16* parameter) {
   if (fences_ != nullptr && parameter != nullptr) fences_->wait(stream_, parameter - weights_base_);
 }
@@ -355,8 +356,10 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
   // Each parameter is awaited right before its first read (see ParameterFences).
   await(p.input_norm);
   norm_forward(s.input_norm_out, s.input_norm, x, p.input_norm, rows, hidden_);
+  span("fwd.input_norm");
   await(p.qkv);
   gemm_->linear_forward(s.input_norm_out, p.qkv.weight, p.qkv.bias, sc.qkv, rows, hidden_, qkv_width_);
+  span("fwd.qkv_gemm");
   if (config_.qk_layernorm) {
     await(p.q_norm);
     await(p.k_norm);
@@ -370,10 +373,13 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
     ops::rope_forward(s.q, cos_, sin_, b, seq, heads_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
     ops::rope_forward(s.k, cos_, sin_, b, seq, groups_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
   }
+  span("fwd.qkv_split_rope");
   attention_->forward(attention_shape(seq), s.q, s.k, s.v, s.context, s.lse);
+  span("fwd.attention");
   await(p.proj);
   await(p.pre_mlp_norm);
   gemm_->linear_forward(s.context, p.proj.weight, p.proj.bias, sc.branch, rows, q_width_, hidden_);
+  span("fwd.proj_gemm");
   if (layernorm_) {
     ops::residual_forward(s.attention_residual, x, sc.branch, rows * hidden_, stream_);
     norm_forward(s.pre_mlp_norm_out, s.pre_mlp_norm, s.attention_residual, p.pre_mlp_norm, rows, hidden_);
@@ -382,14 +388,19 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
                                   p.pre_mlp_norm.weight, rows, hidden_, static_cast<float>(config_.norm_epsilon),
                                   config_.apply_layernorm_1p, stream_);
   }
+  span("fwd.residual_pre_mlp_norm");
   await(p.fc1);
   gemm_->linear_forward(s.pre_mlp_norm_out, p.fc1.weight, p.fc1.bias, s.fc1_out, rows, hidden_, fc1_width_);
+  span("fwd.fc1_gemm");
   if (!write_output) return;  // recompute before backward: the MLP output is not needed
   activation_forward(s.activation, s.fc1_out, rows);
+  span("fwd.activation");
   await(p.fc2);
   gemm_->linear_forward(s.activation, p.fc2.weight, p.fc2.bias, sc.branch, rows, ffn_, hidden_);
+  span("fwd.fc2_gemm");
   ops::residual_forward(residual_[static_cast<std::size_t>(layer) + 1], s.attention_residual, sc.branch,
                         rows * hidden_, stream_);
+  span("fwd.residual");
 }
 
 void CudaGPTModel::activation_forward(bf16* out, const bf16* fc1_out, std::int64_t rows) {
@@ -404,6 +415,8 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
   // d_out: d(layer output) on entry; d_in: d(layer input) on return; d_out is clobbered (holds d(attention residual)).
   const std::int64_t b = micro_batch_size_, rows = b * seq;
   if (recompute_.recompute_layer[static_cast<std::size_t>(layer)]) layer_forward(layer, seq, /*write_output=*/false);
+  // In the grad norm's window (overlap_backward_norm) the MLP GEMMs leave its SMs free.
+  const int mlp_sm_target = layer < norm_window_layers_ ? device_sms_ - norm_reserved_sms_ : 0;
   const LayerSaved& s = saved_[static_cast<std::size_t>(layer)];
   const LayerParams& p = layers_[static_cast<std::size_t>(layer)];
   const bf16* x = residual_[static_cast<std::size_t>(layer)];
@@ -413,19 +426,29 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
   if (!keeps.norm_outputs)
     norm_forward(s.pre_mlp_norm_out, s.pre_mlp_norm, s.attention_residual, p.pre_mlp_norm, rows, hidden_);
   if (!keeps.activation) activation_forward(s.activation, s.fc1_out, rows);
+  span("bwd.recompute");
+  gemm_->set_sm_count_target(mlp_sm_target);
   linear_backward(p.fc2, d_out, s.activation, sc.d_activation, rows, ffn_, hidden_, first);
+  span("bwd.fc2_gemms");
   if (config_.swiglu) {
     ops::swiglu_backward(sc.d_fc1, sc.d_activation, s.fc1_out, rows, ffn_, stream_);
   } else {
     ops::gelu_backward(sc.d_fc1, sc.d_activation, s.fc1_out, rows * ffn_, stream_);
   }
+  span("bwd.activation");
   linear_backward(p.fc1, sc.d_fc1, s.pre_mlp_norm_out, sc.d_norm, rows, hidden_, fc1_width_, first);
+  gemm_->set_sm_count_target(0);
+  span("bwd.fc1_gemms");
   norm_backward(d_in, sc.d_norm, s.attention_residual, p.pre_mlp_norm, s.pre_mlp_norm, rows, hidden_, d_out);
+  span("bwd.pre_mlp_norm");
   bf16* d_attention_residual = d_in;
   // Attention (the input norm output is read last, by the QKV backward).
   if (!keeps.norm_outputs) norm_forward(s.input_norm_out, s.input_norm, x, p.input_norm, rows, hidden_);
+  span("bwd.recompute");
   linear_backward(p.proj, d_attention_residual, s.context, sc.d_context, rows, q_width_, hidden_, first);
+  span("bwd.proj_gemms");
   attention_->backward(attention_shape(seq), s.q, s.k, s.v, s.context, sc.d_context, s.lse, sc.dq, sc.dk, sc.dv);
+  span("bwd.attention");
   if (rope_) {
     ops::rope_backward(sc.dq, cos_, sin_, b, seq, heads_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
     ops::rope_backward(sc.dk, cos_, sin_, b, seq, groups_, head_dim_, rotary_dim_, config_.rotary_interleaved,
@@ -441,9 +464,12 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
   }
   bf16* d_qkv = sc.d_fc1;
   ops::qkv_split_backward(d_qkv, dq, dk, sc.dv, rows, heads_, groups_, head_dim_, stream_);
+  span("bwd.qkv_split_rope");
   linear_backward(p.qkv, d_qkv, s.input_norm_out, sc.d_norm, rows, hidden_, qkv_width_, first);
+  span("bwd.qkv_gemms");
   // d(input) = input-norm backward + d(attention residual); written over d_out's buffer, then swapped by the caller.
   norm_backward(d_out, sc.d_norm, x, p.input_norm, s.input_norm, rows, hidden_, d_attention_residual);
+  span("bwd.input_norm");
 }
 
 void CudaGPTModel::zero_accumulated_grads() {
@@ -457,6 +483,7 @@ void CudaGPTModel::forward(int seq) {
                                 std::to_string(config_.seq_length) + " (the model's seq_length)");
   const std::int64_t b = micro_batch_size_, rows = b * seq;
   mark("fwd.begin");
+  span("host.gap");  // since the last op the engine spanned (the step's host synchronisation)
   if (deferred_gather_) {
     const DeferredGather gather = std::move(deferred_gather_);
     deferred_gather_ = nullptr;
@@ -468,6 +495,7 @@ void CudaGPTModel::forward(int seq) {
   await(position_embeddings_);
   if (position_embeddings_ != nullptr)
     ops::position_embedding_forward(residual_[0], position_embeddings_, b, seq, hidden_, stream_);
+  span("fwd.embedding");
   for (int l = 0; l < config_.num_layers; ++l) {
     // Beside the optimizer's tail (overlap_next_forward), leave its SMs to it.
     gemm_->set_sm_count_target(l < overlap_layers_ ? device_sms_ - overlap_reserved_sms_ : 0);
@@ -480,8 +508,11 @@ void CudaGPTModel::forward(int seq) {
   await(output_.weight);
   norm_forward(final_norm_out_, final_norm_stats_, residual_[static_cast<std::size_t>(config_.num_layers)], final_norm_,
                rows, hidden_);
+  span("fwd.final_norm");
   gemm_->linear_forward(final_norm_out_, output_.weight, nullptr, logits_, rows, hidden_, vocab_);
+  span("fwd.output_gemm");
   ops::cross_entropy_forward(losses_, ce_lse_, logits_, labels_, rows, vocab_, stream_);
+  span("fwd.cross_entropy");
   mark("fwd.end");
 }
 
@@ -494,21 +525,34 @@ void CudaGPTModel::forward_backward(int seq, bool first_micro_batch) {
   // embeddings' (possibly deferred) update: the optimizer is then done reading these gradients.
   await(word_embeddings_);
   if (first_micro_batch) zero_accumulated_grads();
+  span("bwd.zero_grads");
   ops::cross_entropy_backward(logits_, logits_, ce_lse_, labels_, loss_weights_, rows, vocab_, stream_);
+  span("bwd.cross_entropy");
   linear_backward(output_, logits_, final_norm_out_, d_hidden_other_, rows, hidden_, vocab_, first_micro_batch);
+  span("bwd.output_gemms");
   norm_backward(d_hidden_, d_hidden_other_, residual_[static_cast<std::size_t>(config_.num_layers)], final_norm_,
                 final_norm_stats_, rows, hidden_, nullptr);
+  span("bwd.final_norm");
   bf16* d_out = d_hidden_;
   bf16* d_other = d_hidden_other_;
   for (int l = config_.num_layers - 1; l >= 0; --l) {
+    if (norm_launch_ && l == norm_window_layers_ - 1) {
+      // Every gradient after layer l (later layers, final norm, output layer) is final now.
+      const BackwardHook launch = std::move(norm_launch_);
+      norm_launch_ = nullptr;
+      launch();
+      mark("bwd.norm_launch");
+    }
     layer_backward(l, seq, first_micro_batch, d_out, d_other);
     mark("bwd", l);
   }
+  norm_reserved_sms_ = norm_window_layers_ = 0;
   // layer_backward leaves d(input) in d_out each time.
   if (position_embeddings_grad_ != nullptr)
     ops::position_embedding_backward(position_embeddings_grad_, d_out, b, seq, hidden_, stream_);
   ops::embedding_backward(word_embeddings_grad_, d_out, tokens_, rows, vocab_, hidden_, scratch_.embedding_scratch,
                           scratch_.embedding_scratch_bytes, stream_);
+  span("bwd.embedding");
   mark("bwd.end");
 }
 

@@ -1,5 +1,12 @@
-// Gradient-norm kernels: per-block double partial sums (float4 grid-stride loads), a
-// one-block final sum in fixed order, and a one-thread clip-coefficient kernel.
+// Gradient-norm kernels: one double partial per fixed chunk of the grad buffer (16-byte
+// loads, eight in flight per thread, one 1024-thread block per SM), a one-block sum of the
+// partials in chunk order, and a one-thread clip-coefficient kernel.
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "primus/ops/cuda/device_info.hpp"
 #include "primus/ops/cuda/grad_norm.hpp"
 #include "primus/ops/cuda/kernel_check.hpp"
 #include "primus/ops/cuda/kernel_common.cuh"
@@ -7,34 +14,58 @@
 namespace primus::ops::cuda {
 namespace {
 
-constexpr int kThreads = 512;
-// Blocks of the first stage: fills 132 SMs several times; also the scratch length.
-constexpr int kPartialBlocks = 1056;
+constexpr int kThreads = 1024;
+// float4 loads each thread issues before it adds: ~128 KB in flight per SM, what one SM
+// needs to stream ~100 GB/s when a side stream gives it only a few SMs.
+constexpr int kUnroll = 8;
+constexpr std::int64_t kChunk = std::int64_t{1} << 18;  // 1 MB of fp32 per partial
 
-template <int kVec>
-__global__ void sum_of_squares_partials_kernel(double* partials, const float* grads, std::int64_t numel) {
+// At most one block per SM (the register file holds one 1024-thread block at > 32
+// registers a thread), so a grid of k blocks takes k SMs.
+__global__ void __launch_bounds__(kThreads, 1)
+    chunk_sum_of_squares_kernel(double* partials, const float* grads, std::int64_t numel, std::int64_t chunk_begin,
+                                std::int64_t chunk_end) {
   __shared__ double shared[32];
-  const std::int64_t packs = numel / kVec;
-  const std::int64_t thread = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  double sum = 0.0;
-  for (std::int64_t p = thread; p < packs; p += stride) {
-    float g[kVec];
-    detail::load_f32<kVec>(grads + p * kVec, g);
+  for (std::int64_t c = chunk_begin + blockIdx.x; c < chunk_end; c += gridDim.x) {
+    const std::int64_t begin = c * kChunk;
+    const std::int64_t count = numel - begin < kChunk ? numel - begin : kChunk;
+    const float* chunk = grads + begin;
     // Squares and sums in double: 2.8e9 fp32 terms would lose digits in an fp32 sum.
+    double sum = 0.0;
+    if (reinterpret_cast<std::uintptr_t>(chunk) % 16 == 0) {
+      const float4* vectors = reinterpret_cast<const float4*>(chunk);
+      const std::int64_t vector_count = count / 4;
+      for (std::int64_t base = threadIdx.x; base < vector_count; base += kThreads * kUnroll) {
+        float4 x[kUnroll];
 #pragma unroll
-    for (int i = 0; i < kVec; ++i) sum += static_cast<double>(g[i]) * g[i];
+        for (int u = 0; u < kUnroll; ++u) {
+          const std::int64_t v = base + u * kThreads;
+          x[u] = v < vector_count ? __ldg(vectors + v) : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          sum = fma(static_cast<double>(x[u].x), static_cast<double>(x[u].x), sum);
+          sum = fma(static_cast<double>(x[u].y), static_cast<double>(x[u].y), sum);
+          sum = fma(static_cast<double>(x[u].z), static_cast<double>(x[u].z), sum);
+          sum = fma(static_cast<double>(x[u].w), static_cast<double>(x[u].w), sum);
+        }
+      }
+      const std::int64_t rest = vector_count * 4 + threadIdx.x;  // the last count % 4 elements
+      if (rest < count) sum = fma(static_cast<double>(chunk[rest]), static_cast<double>(chunk[rest]), sum);
+    } else {  // a misaligned buffer (never the engine's): scalar loads
+      for (std::int64_t i = threadIdx.x; i < count; i += kThreads)
+        sum = fma(static_cast<double>(chunk[i]), static_cast<double>(chunk[i]), sum);
+    }
+    sum = detail::block_sum(sum, shared);
+    if (threadIdx.x == 0) partials[c] = sum;
   }
-  const std::int64_t tail = packs * kVec + thread;
-  if (tail < numel) sum += static_cast<double>(grads[tail]) * grads[tail];
-  sum = detail::block_sum(sum, shared);
-  if (threadIdx.x == 0) partials[blockIdx.x] = sum;
 }
 
-__global__ void sum_partials_kernel(double* out, const double* partials, int count) {
+// Each thread sums a fixed strided subset, then a fixed tree: the same order every call.
+__global__ void sum_partials_kernel(double* out, const double* partials, std::int64_t count) {
   __shared__ double shared[32];
   double sum = 0.0;
-  for (int i = threadIdx.x; i < count; i += blockDim.x) sum += partials[i];
+  for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) sum += partials[i];
   sum = detail::block_sum(sum, shared);
   if (threadIdx.x == 0) *out = sum;
 }
@@ -55,20 +86,55 @@ __global__ void clip_coefficient_kernel(float* clip_coeff, std::int32_t* found_n
 
 }  // namespace
 
-std::int64_t grad_sum_of_squares_scratch_doubles() { return kPartialBlocks; }
+std::int64_t grad_norm_chunk_elements() { return kChunk; }
+
+std::int64_t grad_sum_of_squares_scratch_doubles(std::int64_t numel) {
+  return std::max<std::int64_t>(1, (numel + kChunk - 1) / kChunk);
+}
+
+std::int64_t grad_norm_chunk_at_or_after(std::int64_t element) {
+  return element <= 0 ? 0 : (element + kChunk - 1) / kChunk;
+}
+
+void grad_sum_of_squares_partials(double* partials, const float* grads, std::int64_t numel,
+                                  std::int64_t chunk_begin, std::int64_t chunk_end, int max_sms,
+                                  cudaStream_t stream) {
+  constexpr const char* op = "grad_sum_of_squares_partials";
+  require_kernel_argument(numel >= 0, op, "numel = " + std::to_string(numel) + " must be >= 0");
+  const std::int64_t chunks = (numel + kChunk - 1) / kChunk;
+  require_kernel_argument(chunk_begin >= 0 && chunk_begin <= chunk_end && chunk_end <= chunks, op,
+                          "chunks [" + std::to_string(chunk_begin) + ", " + std::to_string(chunk_end) +
+                              ") must lie in [0, " + std::to_string(chunks) + "]");
+  require_kernel_argument(max_sms >= 0, op, "max_sms = " + std::to_string(max_sms) + " must be >= 0");
+  if (chunk_begin == chunk_end) return;
+  // The side-stream caller counts on "k blocks take k SMs": check the occupancy once.
+  static const int blocks_per_sm = [] {
+    int count = 0;
+    PRIMUS_KERNEL_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&count, chunk_sum_of_squares_kernel, kThreads, 0));
+    return count;
+  }();
+  if (blocks_per_sm != 1)
+    throw std::logic_error(std::string(op) + ": " + std::to_string(blocks_per_sm) +
+                           " blocks fit one SM, the SM budget assumes exactly 1 (check the kernel's registers)");
+  const int sms = max_sms > 0 ? std::min(max_sms, device_sm_count()) : device_sm_count();
+  const int blocks = static_cast<int>(std::min<std::int64_t>(chunk_end - chunk_begin, sms));
+  chunk_sum_of_squares_kernel<<<blocks, kThreads, 0, stream>>>(partials, grads, numel, chunk_begin, chunk_end);
+  PRIMUS_KERNEL_LAUNCH_CHECK();
+}
+
+void grad_sum_partials(double* sum, const double* partials, std::int64_t count, cudaStream_t stream) {
+  require_kernel_argument(count >= 0, "grad_sum_partials", "count = " + std::to_string(count) + " must be >= 0");
+  sum_partials_kernel<<<1, 1024, 0, stream>>>(sum, partials, count);
+  PRIMUS_KERNEL_LAUNCH_CHECK();
+}
 
 void grad_sum_of_squares(double* sum_of_squares, const float* grads, std::int64_t numel, double* scratch,
                          cudaStream_t stream) {
-  constexpr const char* op = "grad_sum_of_squares";
-  require_kernel_argument(numel >= 0, op, "numel = " + std::to_string(numel) + " must be >= 0");
-  require_kernel_argument(scratch != nullptr, op, "scratch must hold grad_sum_of_squares_scratch_doubles() doubles");
-  if (detail::is_aligned_16(grads))
-    sum_of_squares_partials_kernel<4><<<kPartialBlocks, kThreads, 0, stream>>>(scratch, grads, numel);
-  else
-    sum_of_squares_partials_kernel<1><<<kPartialBlocks, kThreads, 0, stream>>>(scratch, grads, numel);
-  PRIMUS_KERNEL_LAUNCH_CHECK();
-  sum_partials_kernel<<<1, 1024, 0, stream>>>(sum_of_squares, scratch, kPartialBlocks);
-  PRIMUS_KERNEL_LAUNCH_CHECK();
+  require_kernel_argument(scratch != nullptr, "grad_sum_of_squares",
+                          "scratch must hold grad_sum_of_squares_scratch_doubles(numel) doubles");
+  const std::int64_t chunks = (std::max<std::int64_t>(numel, 0) + kChunk - 1) / kChunk;
+  grad_sum_of_squares_partials(scratch, grads, numel, 0, chunks, 0, stream);
+  grad_sum_partials(sum_of_squares, scratch, chunks, stream);
 }
 
 void grad_clip_coefficient(float* clip_coeff, std::int32_t* found_non_finite, double* norm,

@@ -1,9 +1,13 @@
 // Global gradient norm and clip coefficient on the GPU, twin of
-// primus::optim::global_grad_norm / clip_grad_by_global_norm, with no host sync:
-// grad_sum_of_squares reduces the flat fp32 grad buffer into a device double (two
-// stages through caller scratch, deterministic); a data-parallel caller all-reduces that
-// sum; grad_clip_coefficient then writes the norm, the clip coefficient that adamw_step
-// reads, and a non-finite flag that makes adamw_step skip the update.
+// primus::optim::global_grad_norm / clip_grad_by_global_norm, with no host sync.
+// The sum of squares is taken per fixed chunk of the flat fp32 grad buffer (one double
+// partial per chunk, accumulated in a fixed order inside the chunk) and the partials are
+// then summed in chunk order: the result does not depend on how many blocks computed the
+// partials, on which stream, or in how many launches. That lets the CUDA engine take the
+// partials of layers whose backward is finished on a side stream while backward goes on,
+// and the rest afterwards, with the same bits as one pass. A data-parallel caller
+// all-reduces the sum; grad_clip_coefficient then writes the norm, the clip coefficient
+// that the AdamW kernels read, and a non-finite flag that makes them skip the update.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -12,11 +16,24 @@
 
 namespace primus::ops::cuda {
 
-// Doubles of scratch grad_sum_of_squares needs (one partial sum per block).
-std::int64_t grad_sum_of_squares_scratch_doubles();
+// Elements per partial sum (a multiple of 4).
+std::int64_t grad_norm_chunk_elements();
+// Partials (doubles of scratch) for a buffer of numel elements: one per chunk, at least 1.
+std::int64_t grad_sum_of_squares_scratch_doubles(std::int64_t numel);
+// First chunk that lies wholly at or after `element` (chunks cover [0, numel) from 0).
+std::int64_t grad_norm_chunk_at_or_after(std::int64_t element);
 
-// *sum_of_squares = sum of grads[i]^2 over [0, numel), accumulated in double (written, =).
-// NaN or Inf when any gradient is non-finite.
+// partials[c] = sum of grads[i]^2 over chunk c, for c in [chunk_begin, chunk_end), in
+// double (written, =). max_sms > 0: at most that many blocks, one 1024-thread block per SM,
+// for a side stream beside GEMMs planned for the other SMs; 0: one block per SM of the GPU.
+void grad_sum_of_squares_partials(double* partials, const float* grads, std::int64_t numel,
+                                  std::int64_t chunk_begin, std::int64_t chunk_end, int max_sms,
+                                  cudaStream_t stream);
+// *sum = partials[0] + ... + partials[count - 1], in a fixed order (written, =).
+void grad_sum_partials(double* sum, const double* partials, std::int64_t count, cudaStream_t stream);
+
+// Both over the whole buffer: *sum_of_squares = sum of grads[i]^2 over [0, numel); scratch
+// holds grad_sum_of_squares_scratch_doubles(numel) doubles. NaN or Inf when any gradient is.
 void grad_sum_of_squares(double* sum_of_squares, const float* grads, std::int64_t numel, double* scratch,
                          cudaStream_t stream);
 

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "primus/ops/cuda/device_info.hpp"
 #include "primus/ops/cuda/kernel_check.hpp"
 #include "primus/ops/cuda/kernel_common.cuh"
 
@@ -42,9 +43,8 @@ inline void check_norm_shape(const char* op, std::int64_t rows, std::int64_t dim
 // rows and kNormBackwardMaxBlocks: one wave, each block then walks an equal share of rows.
 template <typename Kernel>
 unsigned norm_backward_blocks(Kernel kernel, int threads, std::int64_t rows) {
-  int device = 0, multiprocessors = 0, blocks_per_multiprocessor = 0;
-  PRIMUS_KERNEL_CHECK(cudaGetDevice(&device));
-  PRIMUS_KERNEL_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device));
+  const int multiprocessors = device_sm_count();
+  int blocks_per_multiprocessor = 0;
   PRIMUS_KERNEL_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks_per_multiprocessor, kernel, threads, 0));
   std::int64_t blocks = static_cast<std::int64_t>(multiprocessors) * blocks_per_multiprocessor;
   if (blocks > rows) blocks = rows;
