@@ -364,15 +364,15 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
     ops::qkv_split_forward(s.q_raw, s.k_raw, s.v, sc.qkv, rows, heads_, groups_, head_dim_, stream_);
     norm_forward(s.q, s.q_norm, s.q_raw, p.q_norm, rows * heads_, head_dim_);
     norm_forward(s.k, s.k_norm, s.k_raw, p.k_norm, rows * groups_, head_dim_);
-    if (rope_) {
-      ops::rope_forward(s.q, cos_, sin_, b, seq, heads_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
-      ops::rope_forward(s.k, cos_, sin_, b, seq, groups_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
-    }
-  } else if (rope_) {
+  } else if (rope_) {  // split and rotate in one pass
     ops::qkv_split_rope_forward(s.q, s.k, s.v, sc.qkv, cos_, sin_, b, seq, heads_, groups_, head_dim_, rotary_dim_,
                                 config_.rotary_interleaved, stream_);
   } else {
     ops::qkv_split_forward(s.q, s.k, s.v, sc.qkv, rows, heads_, groups_, head_dim_, stream_);
+  }
+  if (rope_ && config_.qk_layernorm) {
+    ops::rope_forward(s.q, cos_, sin_, b, seq, heads_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
+    ops::rope_forward(s.k, cos_, sin_, b, seq, groups_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
   }
   attention_->forward(attention_shape(seq), s.q, s.k, s.v, s.context, s.lse);
   await(p.proj);
@@ -430,22 +430,25 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
   if (!keeps.norm_outputs) norm_forward(s.input_norm_out, s.input_norm, x, p.input_norm, rows, hidden_);
   linear_backward(p.proj, d_attention_residual, s.context, sc.d_context, rows, q_width_, hidden_, first);
   attention_->backward(attention_shape(seq), s.q, s.k, s.v, s.context, sc.d_context, s.lse, sc.dq, sc.dk, sc.dv);
-  bf16* d_qkv = sc.d_fc1;
+  if (rope_ && config_.qk_layernorm) {
+    ops::rope_backward(sc.dq, cos_, sin_, b, seq, heads_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
+    ops::rope_backward(sc.dk, cos_, sin_, b, seq, groups_, head_dim_, rotary_dim_, config_.rotary_interleaved,
+                       stream_);
+  }
+  const bf16* dq = sc.dq;
+  const bf16* dk = sc.dk;
   if (config_.qk_layernorm) {
-    if (rope_) {
-      ops::rope_backward(sc.dq, cos_, sin_, b, seq, heads_, head_dim_, rotary_dim_, config_.rotary_interleaved,
-                         stream_);
-      ops::rope_backward(sc.dk, cos_, sin_, b, seq, groups_, head_dim_, rotary_dim_, config_.rotary_interleaved,
-                         stream_);
-    }
     norm_backward(sc.dq_raw, sc.dq, s.q_raw, p.q_norm, s.q_norm, rows * heads_, head_dim_, nullptr);
     norm_backward(sc.dk_raw, sc.dk, s.k_raw, p.k_norm, s.k_norm, rows * groups_, head_dim_, nullptr);
-    ops::qkv_split_backward(d_qkv, sc.dq_raw, sc.dk_raw, sc.dv, rows, heads_, groups_, head_dim_, stream_);
-  } else if (rope_) {
-    ops::qkv_split_rope_backward(d_qkv, sc.dq, sc.dk, sc.dv, cos_, sin_, b, seq, heads_, groups_, head_dim_,
-                                 rotary_dim_, config_.rotary_interleaved, stream_);
+    dq = sc.dq_raw;
+    dk = sc.dk_raw;
+  }
+  bf16* d_qkv = sc.d_fc1;
+  if (rope_ && !config_.qk_layernorm) {  // inverse rotation and merge in one pass
+    ops::qkv_split_rope_backward(d_qkv, dq, dk, sc.dv, cos_, sin_, b, seq, heads_, groups_, head_dim_, rotary_dim_,
+                                 config_.rotary_interleaved, stream_);
   } else {
-    ops::qkv_split_backward(d_qkv, sc.dq, sc.dk, sc.dv, rows, heads_, groups_, head_dim_, stream_);
+    ops::qkv_split_backward(d_qkv, dq, dk, sc.dv, rows, heads_, groups_, head_dim_, stream_);
   }
   linear_backward(p.qkv, d_qkv, s.input_norm_out, sc.d_norm, rows, hidden_, qkv_width_, first);
   // d(input) = input-norm backward + d(attention residual); written over d_out's buffer, then swapped by the caller.
