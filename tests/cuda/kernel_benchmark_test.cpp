@@ -1,11 +1,7 @@
 // Bandwidth of the fused kernels on Llama-3-8B-sized inputs, next to a device-to-device
 // copy measured in the same run. Runs only with PRIMUS_CUDA_BENCH=1 (skipped otherwise);
-// prints one "BENCH" line per kernel: milliseconds per call and achieved GB/s counting
-// the bytes each kernel must read and write once.
-#include <cstdlib>
-#include <functional>
-
-#include "kernel_test_support.hpp"
+// prints one "BENCH" line per kernel (kernel_benchmark_support.hpp).
+#include "kernel_benchmark_support.hpp"
 #include "primus/ops/cuda/adamw.hpp"
 #include "primus/ops/cuda/cast.hpp"
 #include "primus/ops/cuda/cross_entropy.hpp"
@@ -21,48 +17,6 @@
 
 namespace primus::ops::cuda::test {
 namespace {
-
-bool benchmarks_enabled() {
-  const char* flag = std::getenv("PRIMUS_CUDA_BENCH");
-  return flag != nullptr && std::string(flag) == "1";
-}
-
-#define PRIMUS_SKIP_UNLESS_BENCH()                                                       \
-  do {                                                                                   \
-    PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();                                                   \
-    if (!benchmarks_enabled()) GTEST_SKIP() << "set PRIMUS_CUDA_BENCH=1 to run timings"; \
-  } while (0)
-
-// Mean milliseconds per call of `launch` over `iterations` calls after as many warm-up calls.
-double time_ms(const std::function<void()>& launch, int iterations) {
-  cudaEvent_t start, stop;
-  PRIMUS_KERNEL_CHECK(cudaEventCreate(&start));
-  PRIMUS_KERNEL_CHECK(cudaEventCreate(&stop));
-  for (int i = 0; i < iterations; ++i) launch();
-  PRIMUS_KERNEL_CHECK(cudaEventRecord(start));
-  for (int i = 0; i < iterations; ++i) launch();
-  PRIMUS_KERNEL_CHECK(cudaEventRecord(stop));
-  PRIMUS_KERNEL_CHECK(cudaEventSynchronize(stop));
-  float ms = 0.0f;
-  PRIMUS_KERNEL_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return ms / iterations;
-}
-
-void report(const std::string& name, const std::string& shape, double ms, double bytes) {
-  const double gbps = bytes / (ms * 1e-3) / 1e9;
-  std::printf("BENCH %-28s %-26s %9.3f ms %8.1f GB/s\n", name.c_str(), shape.c_str(), ms, gbps);
-  std::fflush(stdout);
-  EXPECT_GT(gbps, 0.0);
-}
-
-template <typename T>
-DeviceBuffer<T> zeros(std::size_t count) {
-  DeviceBuffer<T> buffer(count);
-  PRIMUS_KERNEL_CHECK(cudaMemset(buffer.get(), 0, count * sizeof(T)));
-  return buffer;
-}
 
 TEST(Benchmark, KernelsCopyBaseline) {
   PRIMUS_SKIP_UNLESS_BENCH();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU machine, from the repository root: the fused-kernel tests of cuda_tests,
 # then the same tests under compute-sanitizer memcheck, then the bandwidth table
-# (Benchmark.Kernels*: Llama-3-8B-sized inputs next to a device-to-device copy).
+# (Benchmark.Kernels*: Llama-3-8B-sized inputs next to a device-to-device copy; and
+# Benchmark.QkvSplitRope: the fused split + RoPE next to the kernels it replaces).
 # Logs go to $OUT (or /tmp/kernels_check); the summary prints last.
 # usage: bash tools/gpu/kernels_check.sh [path/to/cuda_tests]   (default: build it here, Release)
 set -uo pipefail
@@ -37,7 +38,7 @@ if command -v compute-sanitizer >/dev/null; then
   [[ $rc -eq 0 ]] || { status=1; grep -E "Invalid|ERROR|at 0x|by thread" "$OUT/memcheck.log" | head -20; }
 fi
 
-PRIMUS_CUDA_BENCH=1 "$binary" --gtest_filter='Benchmark.Kernels*' >"$OUT/bench.log" 2>&1 || status=1
+PRIMUS_CUDA_BENCH=1 "$binary" --gtest_filter='Benchmark.Kernels*:Benchmark.QkvSplitRope' >"$OUT/bench.log" 2>&1 || status=1
 echo "==== bandwidth ===="
 grep -E "BENCH|FAILED|what\(\)" "$OUT/bench.log"
 exit $status

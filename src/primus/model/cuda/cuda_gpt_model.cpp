@@ -14,6 +14,7 @@
 #include "primus/ops/cuda/embedding.hpp"
 #include "primus/ops/cuda/gelu.hpp"
 #include "primus/ops/cuda/layernorm.hpp"
+#include "primus/ops/cuda/qkv_rope.hpp"
 #include "primus/ops/cuda/qkv_split.hpp"
 #include "primus/ops/cuda/residual.hpp"
 #include "primus/ops/cuda/rmsnorm.hpp"
@@ -366,10 +367,13 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
     ops::qkv_split_forward(s.q_raw, s.k_raw, s.v, sc.qkv, rows, heads_, groups_, head_dim_, stream_);
     norm_forward(s.q, s.q_norm, s.q_raw, p.q_norm, rows * heads_, head_dim_);
     norm_forward(s.k, s.k_norm, s.k_raw, p.k_norm, rows * groups_, head_dim_);
+  } else if (rope_) {  // split and rotate in one pass
+    ops::qkv_split_rope_forward(s.q, s.k, s.v, sc.qkv, cos_, sin_, b, seq, heads_, groups_, head_dim_, rotary_dim_,
+                                config_.rotary_interleaved, stream_);
   } else {
     ops::qkv_split_forward(s.q, s.k, s.v, sc.qkv, rows, heads_, groups_, head_dim_, stream_);
   }
-  if (rope_) {
+  if (rope_ && config_.qk_layernorm) {
     ops::rope_forward(s.q, cos_, sin_, b, seq, heads_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
     ops::rope_forward(s.k, cos_, sin_, b, seq, groups_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
   }
@@ -449,7 +453,7 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
   span("bwd.proj_gemms");
   attention_->backward(attention_shape(seq), s.q, s.k, s.v, s.context, sc.d_context, s.lse, sc.dq, sc.dk, sc.dv);
   span("bwd.attention");
-  if (rope_) {
+  if (rope_ && config_.qk_layernorm) {
     ops::rope_backward(sc.dq, cos_, sin_, b, seq, heads_, head_dim_, rotary_dim_, config_.rotary_interleaved, stream_);
     ops::rope_backward(sc.dk, cos_, sin_, b, seq, groups_, head_dim_, rotary_dim_, config_.rotary_interleaved,
                        stream_);
@@ -463,7 +467,12 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
     dk = sc.dk_raw;
   }
   bf16* d_qkv = sc.d_fc1;
-  ops::qkv_split_backward(d_qkv, dq, dk, sc.dv, rows, heads_, groups_, head_dim_, stream_);
+  if (rope_ && !config_.qk_layernorm) {  // inverse rotation and merge in one pass
+    ops::qkv_split_rope_backward(d_qkv, dq, dk, sc.dv, cos_, sin_, b, seq, heads_, groups_, head_dim_, rotary_dim_,
+                                 config_.rotary_interleaved, stream_);
+  } else {
+    ops::qkv_split_backward(d_qkv, dq, dk, sc.dv, rows, heads_, groups_, head_dim_, stream_);
+  }
   span("bwd.qkv_split_rope");
   linear_backward(p.qkv, d_qkv, s.input_norm_out, sc.d_norm, rows, hidden_, qkv_width_, first);
   span("bwd.qkv_gemms");

@@ -1,8 +1,9 @@
-// RoPE kernel: each thread rotates kPairs channel pairs of one (token, head); the
-// backward pass is the same rotation with the sine negated.
+// RoPE kernel: each thread rotates kPairs channel pairs of one (token, head) in place
+// (rotate_pairs, rope_math.cuh); the backward pass is the same rotation with the sine negated.
 #include "primus/ops/cuda/kernel_check.hpp"
 #include "primus/ops/cuda/kernel_common.cuh"
 #include "primus/ops/cuda/rope.hpp"
+#include "primus/ops/cuda/rope_math.cuh"
 
 namespace primus::ops::cuda {
 namespace {
@@ -21,34 +22,9 @@ __global__ void rope_kernel(bf16* x, const float* cos_table, const float* sin_ta
     const std::int64_t group = item % groups;
     const std::int64_t token_head = item / groups;
     const std::int64_t position = (token_head / heads) % seq;
-    const std::int64_t pair = group * kPairs;  // first pair index in [0, half)
-    float c[kPairs], s[kPairs];
-    detail::load_f32<kPairs>(cos_table + position * half + pair, c);
-    detail::load_f32<kPairs>(sin_table + position * half + pair, s);
     bf16* head = x + token_head * head_dim;
-    if constexpr (kInterleaved) {
-      float v[2 * kPairs];
-      detail::load_bf16<2 * kPairs>(head + 2 * pair, v);
-#pragma unroll
-      for (int i = 0; i < kPairs; ++i) {
-        const float a = v[2 * i], b = v[2 * i + 1], sn = sin_sign * s[i];
-        v[2 * i] = a * c[i] - b * sn;
-        v[2 * i + 1] = b * c[i] + a * sn;
-      }
-      detail::store_bf16<2 * kPairs>(head + 2 * pair, v);
-    } else {
-      float a[kPairs], b[kPairs];
-      detail::load_bf16<kPairs>(head + pair, a);
-      detail::load_bf16<kPairs>(head + half + pair, b);
-#pragma unroll
-      for (int i = 0; i < kPairs; ++i) {
-        const float sn = sin_sign * s[i], first = a[i];
-        a[i] = first * c[i] - b[i] * sn;
-        b[i] = b[i] * c[i] + first * sn;
-      }
-      detail::store_bf16<kPairs>(head + pair, a);
-      detail::store_bf16<kPairs>(head + half + pair, b);
-    }
+    detail::rotate_pairs<kPairs, kInterleaved>(head, head, cos_table + position * half, sin_table + position * half,
+                                               group * kPairs, half, sin_sign);
   }
 }
 
@@ -59,26 +35,27 @@ void launch_rope(const char* op, bf16* x, const float* cos, const float* sin, st
                           "batch, seq, heads, head_dim = " + std::to_string(batch) + ", " + std::to_string(seq) + ", " +
                               std::to_string(heads) + ", " + std::to_string(head_dim) +
                               " must be positive (batch may be 0)");
-  require_kernel_argument(rotary_dim > 0 && rotary_dim % 2 == 0 && rotary_dim <= head_dim, op,
-                          "rotary_dim = " + std::to_string(rotary_dim) +
-                              " must be even and in [2, head_dim = " + std::to_string(head_dim) + "]");
+  detail::require_rotary_dim(op, rotary_dim, head_dim);
   const std::int64_t tokens = batch * seq;
   if (tokens == 0) return;
   const std::int64_t half = rotary_dim / 2;
   constexpr int kThreads = 256;
   // Vector path: every head start and every pair group is 16-byte aligned in x and in the tables.
-  const bool aligned = detail::can_vectorize(head_dim, {x}) && detail::is_aligned_16(cos) && detail::is_aligned_16(sin);
+  const bool vectorize = detail::can_vectorize(head_dim, {x}) && detail::is_aligned_16(cos) &&
+                         detail::is_aligned_16(sin) && detail::rotary_dim_vectorizes(rotary_dim, interleaved);
   if (interleaved) {
-    if (aligned && rotary_dim % 8 == 0) {
-      rope_kernel<4, true><<<detail::grid_for(tokens * heads * (half / 4), kThreads), kThreads, 0, stream>>>(
+    constexpr int kPairs = detail::kVectorPairs<true>;
+    if (vectorize) {
+      rope_kernel<kPairs, true><<<detail::grid_for(tokens * heads * (half / kPairs), kThreads), kThreads, 0, stream>>>(
           x, cos, sin, tokens, seq, heads, head_dim, rotary_dim, sin_sign);
     } else {
       rope_kernel<1, true><<<detail::grid_for(tokens * heads * half, kThreads), kThreads, 0, stream>>>(
           x, cos, sin, tokens, seq, heads, head_dim, rotary_dim, sin_sign);
     }
   } else {
-    if (aligned && half % 8 == 0) {
-      rope_kernel<8, false><<<detail::grid_for(tokens * heads * (half / 8), kThreads), kThreads, 0, stream>>>(
+    constexpr int kPairs = detail::kVectorPairs<false>;
+    if (vectorize) {
+      rope_kernel<kPairs, false><<<detail::grid_for(tokens * heads * (half / kPairs), kThreads), kThreads, 0, stream>>>(
           x, cos, sin, tokens, seq, heads, head_dim, rotary_dim, sin_sign);
     } else {
       rope_kernel<1, false><<<detail::grid_for(tokens * heads * half, kThreads), kThreads, 0, stream>>>(
