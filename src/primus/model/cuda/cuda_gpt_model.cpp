@@ -419,8 +419,6 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
   // d_out: d(layer output) on entry; d_in: d(layer input) on return; d_out is clobbered (holds d(attention residual)).
   const std::int64_t b = micro_batch_size_, rows = b * seq;
   if (recompute_.recompute_layer[static_cast<std::size_t>(layer)]) layer_forward(layer, seq, /*write_output=*/false);
-  // In the grad norm's window (overlap_backward_norm) the MLP GEMMs leave its SMs free.
-  const int mlp_sm_target = layer < norm_window_layers_ ? device_sms_ - norm_reserved_sms_ : 0;
   const LayerSaved& s = saved_[static_cast<std::size_t>(layer)];
   const LayerParams& p = layers_[static_cast<std::size_t>(layer)];
   const bf16* x = residual_[static_cast<std::size_t>(layer)];
@@ -431,7 +429,6 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
     norm_forward(s.pre_mlp_norm_out, s.pre_mlp_norm, s.attention_residual, p.pre_mlp_norm, rows, hidden_);
   if (!keeps.activation) activation_forward(s.activation, s.fc1_out, rows);
   span("bwd.recompute");
-  gemm_->set_sm_count_target(mlp_sm_target);
   linear_backward(p.fc2, d_out, s.activation, sc.d_activation, rows, ffn_, hidden_, first);
   span("bwd.fc2_gemms");
   if (config_.swiglu) {
@@ -441,7 +438,6 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
   }
   span("bwd.activation");
   linear_backward(p.fc1, sc.d_fc1, s.pre_mlp_norm_out, sc.d_norm, rows, hidden_, fc1_width_, first);
-  gemm_->set_sm_count_target(0);
   span("bwd.fc1_gemms");
   norm_backward(d_in, sc.d_norm, s.attention_residual, p.pre_mlp_norm, s.pre_mlp_norm, rows, hidden_, d_out);
   span("bwd.pre_mlp_norm");
@@ -545,17 +541,10 @@ void CudaGPTModel::forward_backward(int seq, bool first_micro_batch) {
   bf16* d_out = d_hidden_;
   bf16* d_other = d_hidden_other_;
   for (int l = config_.num_layers - 1; l >= 0; --l) {
-    if (norm_launch_ && l == norm_window_layers_ - 1) {
-      // Every gradient after layer l (later layers, final norm, output layer) is final now.
-      const BackwardHook launch = std::move(norm_launch_);
-      norm_launch_ = nullptr;
-      launch();
-      mark("bwd.norm_launch");
-    }
     layer_backward(l, seq, first_micro_batch, d_out, d_other);
     mark("bwd", l);
   }
-  norm_reserved_sms_ = norm_window_layers_ = 0;
+
   // layer_backward leaves d(input) in d_out each time.
   if (position_embeddings_grad_ != nullptr)
     ops::position_embedding_backward(position_embeddings_grad_, d_out, b, seq, hidden_, stream_);

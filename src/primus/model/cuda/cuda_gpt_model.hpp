@@ -15,7 +15,6 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -100,18 +99,6 @@ class CudaGPTModel {
   using DeferredGather = std::function<void(bf16* out, const std::int32_t* tokens, std::int64_t rows)>;
   void defer_word_embeddings(DeferredGather gather) { deferred_gather_ = std::move(gather); }
 
-  // In the next backward (a global batch's last): `launch` is called (host, enqueue time)
-  // right before layer window_layers-1's backward, when every gradient of the layers after it,
-  // the final norm and the output layer is final; the MLP GEMMs of layers window_layers-1..0
-  // plan for `reserved_sms` fewer SMs, left to what `launch` enqueued on a side stream (the
-  // grad norm's partials). Used once, then cleared. window_layers is clamped to 1..num_layers.
-  using BackwardHook = std::function<void()>;
-  void overlap_backward_norm(int reserved_sms, int window_layers, BackwardHook launch) {
-    norm_reserved_sms_ = reserved_sms;
-    norm_window_layers_ = std::clamp(window_layers, 1, config_.num_layers);
-    norm_launch_ = std::move(launch);
-  }
-
   // Diagnostics (PRIMUS_CUDA_TIMELINE): marks at layer boundaries, spans after each op.
   void set_timeline(StepTimeline* timeline) { timeline_ = timeline; }
 
@@ -194,8 +181,6 @@ class CudaGPTModel {
   const bf16* weights_base_ = nullptr;
   const ParameterFences* fences_ = nullptr;
   int overlap_reserved_sms_ = 0, overlap_layers_ = 0, device_sms_ = 0;
-  int norm_reserved_sms_ = 0, norm_window_layers_ = 0;
-  BackwardHook norm_launch_;
   DeferredGather deferred_gather_;
   StepTimeline* timeline_ = nullptr;
   void mark(const char* phase, int layer = -1);

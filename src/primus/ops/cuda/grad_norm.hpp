@@ -3,9 +3,8 @@
 // The sum of squares is taken per fixed chunk of the flat fp32 grad buffer (one double
 // partial per chunk, accumulated in a fixed order inside the chunk) and the partials are
 // then summed in chunk order: the result does not depend on how many blocks computed the
-// partials, on which stream, or in how many launches. That lets the CUDA engine take the
-// partials of layers whose backward is finished on a side stream while backward goes on,
-// and the rest afterwards, with the same bits as one pass. A data-parallel caller
+// partials, on which stream, or in how many launches (taking the finished layers' partials on
+// a side stream during backward was measured: no faster, docs/performance.md). A data-parallel caller
 // all-reduces the sum; grad_clip_coefficient then writes the norm, the clip coefficient
 // that the AdamW kernels read, and a non-finite flag that makes them skip the update.
 #pragma once

@@ -81,7 +81,6 @@ CudaEngine::CudaEngine(const config::TrainConfig& config)
   model_ = std::make_unique<model::cuda::CudaGPTModel>(
       config.model, config.training.micro_batch_size, recompute, layout_, weights_high_, grads_, stream_);
   configure_optimizer();
-  configure_norm_overlap();
   if (model::cuda::StepTimeline::requested()) {
     timeline_ = std::make_unique<model::cuda::StepTimeline>();
     model_->set_timeline(timeline_.get());
@@ -142,49 +141,6 @@ void CudaEngine::configure_optimizer() {
   overlap_layers_ = env_int("PRIMUS_OPTIMIZER_OVERLAP_LAYERS", std::min(estimate, m.num_layers), 0, m.num_layers);
 }
 
-void CudaEngine::configure_norm_overlap() {
-  const std::int64_t n = layout_.total_numel;
-  norm_chunks_ = ops::cuda::grad_sum_of_squares_scratch_doubles(n);
-  norm_split_chunk_ = norm_chunks_;
-  norm_overlap_sms_ = env_int("PRIMUS_NORM_OVERLAP_SMS", 16, 0, device_sm_count() / 2);
-  if (norm_overlap_sms_ == 0) return;
-  const auto& m = config_.model;
-  // First element of layer w's parameters (w == num_layers: the final norm, then the output layer).
-  auto layer_begin = [&](int w) -> std::int64_t {
-    const std::string prefix =
-        w < m.num_layers ? "decoder.layers." + std::to_string(w) + "." : std::string("decoder.final_layernorm.");
-    for (const auto& p : layout_.parameters)
-      if (p.name.rfind(prefix, 0) == 0) return p.offset;
-    throw std::logic_error("CudaEngine: no parameter '" + prefix + "*' in the layout");
-  };
-  // The window: the fewest last layers whose MLP backward GEMMs (at ~600 TFLOP/s) last as long
-  // as the partials of everything after them take on the side SMs (at an assumed ~80 GB/s per
-  // SM beside GEMMs). Only sets which GEMMs leave the SMs free (PRIMUS_NORM_OVERLAP_LAYERS overrides).
-  const double rows = static_cast<double>(config_.training.micro_batch_size) * m.seq_length;
-  const double fc1_width = static_cast<double>(m.ffn_hidden_size) * (m.swiglu ? 2 : 1);
-  const double mlp_seconds = 4.0 * rows * static_cast<double>(m.hidden_size) *
-                             (fc1_width + static_cast<double>(m.ffn_hidden_size)) / 600e12;
-  int window = 1;
-  while (window < m.num_layers &&
-         4.0 * static_cast<double>(n - layer_begin(window)) / (80e9 * norm_overlap_sms_) > window * mlp_seconds)
-    ++window;
-  norm_window_layers_ = env_int("PRIMUS_NORM_OVERLAP_LAYERS", window, 1, m.num_layers);
-  norm_split_chunk_ = ops::cuda::grad_norm_chunk_at_or_after(layer_begin(norm_window_layers_));
-  PRIMUS_CUDA_CHECK(cudaStreamCreateWithFlags(&norm_stream_, cudaStreamNonBlocking));
-  PRIMUS_CUDA_CHECK(cudaEventCreateWithFlags(&norm_grads_final_, cudaEventDisableTiming));
-  PRIMUS_CUDA_CHECK(cudaEventCreateWithFlags(&norm_side_done_, cudaEventDisableTiming));
-}
-
-void CudaEngine::launch_side_norm() {
-  PRIMUS_CUDA_CHECK(cudaEventRecord(norm_grads_final_, stream_));
-  PRIMUS_CUDA_CHECK(cudaStreamWaitEvent(norm_stream_, norm_grads_final_, 0));
-  ops::cuda::grad_sum_of_squares_partials(norm_scratch_, grads_, layout_.total_numel, norm_split_chunk_, norm_chunks_,
-                                          norm_overlap_sms_, norm_stream_);
-  PRIMUS_CUDA_CHECK(cudaEventRecord(norm_side_done_, norm_stream_));
-  if (timeline_) timeline_->mark("norm.side_done", norm_stream_);
-  side_norm_pending_ = true;
-}
-
 void CudaEngine::enqueue_word_embedding_update() const {
   if (!embedding_update_pending_) return;
   embedding_update_pending_ = false;
@@ -203,21 +159,16 @@ void CudaEngine::synchronize() const {
   enqueue_word_embedding_update();  // a deferred update nothing has read yet still has to happen
   PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
   if (optimizer_stream_ != nullptr) PRIMUS_CUDA_CHECK(cudaStreamSynchronize(optimizer_stream_));
-  if (norm_stream_ != nullptr) PRIMUS_CUDA_CHECK(cudaStreamSynchronize(norm_stream_));
 }
 
 CudaEngine::~CudaEngine() {
   if (optimizer_stream_ != nullptr) cudaStreamSynchronize(optimizer_stream_);
-  if (norm_stream_ != nullptr) cudaStreamSynchronize(norm_stream_);
   if (stream_ != nullptr) cudaStreamSynchronize(stream_);
   model_.reset();
   fences_.reset();
   if (clip_ready_ != nullptr) cudaEventDestroy(clip_ready_);
   if (embeddings_read_ != nullptr) cudaEventDestroy(embeddings_read_);
   if (optimizer_stream_ != nullptr) cudaStreamDestroy(optimizer_stream_);
-  if (norm_grads_final_ != nullptr) cudaEventDestroy(norm_grads_final_);
-  if (norm_side_done_ != nullptr) cudaEventDestroy(norm_side_done_);
-  if (norm_stream_ != nullptr) cudaStreamDestroy(norm_stream_);
   if (host_scalars_ != nullptr) cudaFreeHost(host_scalars_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
@@ -308,8 +259,6 @@ void CudaEngine::forward_backward(const model::MicroBatch& batch, int index, int
     throw std::invalid_argument("forward_backward: micro-batch " + std::to_string(index) + " of " +
                                 std::to_string(count));
   upload_batch(batch, 1.0f / static_cast<float>(count));
-  if (norm_overlap_sms_ > 0 && index == count - 1)  // the global batch's gradients are final after this one
-    model_->overlap_backward_norm(norm_overlap_sms_, norm_window_layers_, [this] { launch_side_norm(); });
   model_->forward_backward(batch.seq_length, index == 0);
   // Σ losses * weights = this micro-batch's masked mean / count: the global batch's mean after the last one.
   accumulate_weighted_loss(&scalars_->loss_sum, model_->losses(), model_->loss_weights(),
@@ -321,16 +270,11 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
   // The step since the last forward began, with the last optimizer tail beside its forward.
   if (timeline_ && step_count_ > 0) timeline_->report("fwd.begin");
   const std::int64_t n = num_parameters();
-  // The partials the side stream has not taken during backward, then all of them in chunk order.
-  ops::cuda::grad_sum_of_squares_partials(norm_scratch_, grads_, n, 0,
-                                          side_norm_pending_ ? norm_split_chunk_ : norm_chunks_, 0, stream_);
-  if (timeline_) timeline_->span("opt.norm_partials", stream_);
-  if (side_norm_pending_) PRIMUS_CUDA_CHECK(cudaStreamWaitEvent(stream_, norm_side_done_, 0));
-  side_norm_pending_ = false;
-  ops::cuda::grad_sum_partials(&scalars_->sum_of_squares, norm_scratch_, norm_chunks_, stream_);
+  ops::cuda::grad_sum_of_squares(&scalars_->sum_of_squares, grads_, n, norm_scratch_, stream_);
+  if (timeline_) timeline_->span("opt.norm", stream_);
   ops::cuda::grad_clip_coefficient(&scalars_->clip_coeff, &scalars_->found_non_finite, &scalars_->grad_norm,
                                    &scalars_->sum_of_squares, clip_grad, stream_);
-  if (timeline_) timeline_->span("opt.norm_wait_sum_clip", stream_);
+  if (timeline_) timeline_->span("opt.clip", stream_);
   ops::cuda::AdamWHyperparameters hyper{lr,
                                         config_.optimizer.adam_beta1,
                                         config_.optimizer.adam_beta2,

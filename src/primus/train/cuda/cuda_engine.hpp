@@ -12,12 +12,6 @@
 // host read waits only for the norm and loss, not for AdamW. Untied word embeddings: the
 // next forward's gather computes the updated rows it reads, and the table's update joins the
 // tail behind that read (docs/cuda_engine.md).
-//
-// Grad norm beside the backward (PRIMUS_NORM_OVERLAP_SMS, default 16; 0: after it): the
-// norm's per-chunk partials of every gradient that is final before the last layers' backward
-// run on a side stream on that many SMs during it, while those layers' MLP GEMMs plan for
-// the other SMs; after backward only the rest is summed. The partials are per fixed chunk,
-// so the norm's bits do not depend on the setting.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -70,8 +64,6 @@ class CudaEngine final : public TrainingEngine {
   cudaStream_t stream() const { return stream_; }
   // SMs the optimizer's tail keeps while the next forward runs (0: no overlap).
   int optimizer_overlap_sms() const { return overlap_sms_; }
-  // SMs the grad norm's side partials take during the last layers' backward (0: no overlap).
-  int norm_overlap_sms() const { return norm_overlap_sms_; }
 
  private:
   struct DeviceScalars {
@@ -89,10 +81,6 @@ class CudaEngine final : public TrainingEngine {
   void configure_optimizer();
   // Enqueues a deferred word-embedding update (behind whatever has read the table so far).
   void enqueue_word_embedding_update() const;
-  // The split of the grad norm's partials and the overlap settings.
-  void configure_norm_overlap();
-  // Enqueued by the model before the window's first layer backward: the side partials.
-  void launch_side_norm();
   void sample_memory() const;
 
   config::TrainConfig config_;
@@ -109,13 +97,6 @@ class CudaEngine final : public TrainingEngine {
   mutable bool embedding_update_pending_ = false;
   ops::cuda::AdamWHyperparameters pending_hyper_{};
   cudaEvent_t embeddings_read_ = nullptr;
-  // Grad norm: chunks [0, norm_split_chunk_) after backward on the whole GPU, the rest on
-  // norm_stream_ beside the last norm_window_layers_ layers' backward when the overlap is on.
-  cudaStream_t norm_stream_ = nullptr;
-  cudaEvent_t norm_grads_final_ = nullptr, norm_side_done_ = nullptr;
-  int norm_overlap_sms_ = 0, norm_window_layers_ = 0;
-  std::int64_t norm_chunks_ = 0, norm_split_chunk_ = 0;
-  bool side_norm_pending_ = false;
   std::unique_ptr<model::cuda::StepTimeline> timeline_;  // PRIMUS_CUDA_TIMELINE=1 only
   std::unique_ptr<model::cuda::ParameterFences> fences_;
   std::size_t used_before_ = 0;
