@@ -1,4 +1,5 @@
-// SwiGLU CUDA kernels vs a double-precision reference, vector and scalar (ffn % 8 != 0) paths.
+// SwiGLU CUDA kernels vs a double-precision reference, vector and scalar (ffn % 8 != 0) paths;
+// the fused backward-and-forward bit-identical to the two kernels.
 #include <cmath>
 
 #include "kernel_test_support.hpp"
@@ -29,6 +30,13 @@ TEST_P(SwigluKernel, ForwardAndBackwardMatchReference) {
   swiglu_backward(din.get(), dout.get(), input.get(), rows, ffn, nullptr);
   EXPECT_LT(relative_error(to_double(out.download()), ref_out), kBf16Tolerance);
   EXPECT_LT(relative_error(to_double(din.download()), ref_din), kBf16Tolerance);
+  // The fused backward that also recomputes the forward's output: both bit-identical.
+  DeviceBuffer<bf16> fused_out(rows * ffn), fused_din(rows * 2 * ffn);
+  fused_out.poison();
+  fused_din.poison();
+  swiglu_backward_and_forward(fused_out.get(), fused_din.get(), dout.get(), input.get(), rows, ffn, nullptr);
+  EXPECT_EQ(to_double(fused_out.download()), to_double(out.download()));
+  EXPECT_EQ(to_double(fused_din.download()), to_double(din.download()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, SwigluKernel,
@@ -39,6 +47,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, SwigluKernel,
 
 TEST(SwigluArguments, RejectsZeroFfn) {
   EXPECT_THROW(swiglu_forward(nullptr, nullptr, 4, 0, nullptr), std::invalid_argument);
+  EXPECT_THROW(swiglu_backward_and_forward(nullptr, nullptr, nullptr, nullptr, 4, 8, nullptr), std::invalid_argument);
 }
 
 }  // namespace

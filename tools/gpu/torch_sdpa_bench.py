@@ -1,8 +1,11 @@
 """Side-by-side for docs/cuda_notes.md: PyTorch's SDPA on its cuDNN backend at the
 Llama 3 8B attention shape (b 1, s 8192, 32 q heads, 8 kv heads, d 128, causal) and a
 bf16 8192^3 matmul and the Llama 3 8B linear GEMMs, timed like our benchmark (CUDA events, median of 30 after 5 warm-ups).
-usage: python3 tools/gpu/torch_sdpa_bench.py
+usage: python3 tools/gpu/torch_sdpa_bench.py [--attention-only B S HQ HKV D]
+  --attention-only: only the attention timings, at that shape (e.g. 2 4096 32 8 64, Llama 3.2 1B
+  at seq 4096 micro batch 2), on each SDPA backend PyTorch offers there (cuDNN, flash).
 """
+import sys
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -23,9 +26,35 @@ def median_ms(fn, warmup=5, repeats=30):
     return times[len(times) // 2]
 
 
+def attention_only(b, s, hq, hkv, d):
+    q = torch.randn(b, hq, s, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    k = torch.randn(b, hkv, s, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    v = torch.randn(b, hkv, s, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    grad = torch.randn(b, hq, s, d, device="cuda", dtype=torch.bfloat16)
+    forward_flops = 4 * b * s * s * hq * d / 2
+    for name, backend in (("cudnn", SDPBackend.CUDNN_ATTENTION), ("flash", SDPBackend.FLASH_ATTENTION)):
+        with sdpa_kernel(backend):
+            def forward():
+                with torch.no_grad():
+                    F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+
+            def forward_backward():
+                F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True).backward(grad)
+            try:
+                fwd, both = median_ms(forward), median_ms(forward_backward)
+            except RuntimeError as error:
+                print(f"TORCH sdpa {name} b{b} s{s} hq{hq} hkv{hkv} d{d}: refused ({str(error).splitlines()[0]})")
+                continue
+        print(f"TORCH sdpa {name} b{b} s{s} hq{hq} hkv{hkv} d{d}: forward {fwd:.3f} ms "
+              f"{forward_flops / fwd / 1e9:.1f} TFLOP/s, fwd+bwd {both:.3f} ms {3.5 * forward_flops / both / 1e9:.1f} TFLOP/s")
+
+
 def main():
     torch.manual_seed(0)
     print(f"TORCH {torch.__version__} cudnn {torch.backends.cudnn.version()} {torch.cuda.get_device_name()}")
+    if len(sys.argv) == 7 and sys.argv[1] == "--attention-only":
+        attention_only(*(int(x) for x in sys.argv[2:]))
+        return
     b, s, hq, hkv, d = 1, 8192, 32, 8, 128
     q = torch.randn(b, hq, s, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
     k = torch.randn(b, hkv, s, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -20,6 +21,7 @@
 #include "primus/ops/cuda/rmsnorm.hpp"
 #include "primus/ops/cuda/rope.hpp"
 #include "primus/ops/cuda/swiglu.hpp"
+#include "primus/ops/cuda/touched_rows.hpp"
 
 namespace primus::model::cuda {
 
@@ -108,11 +110,16 @@ CudaGPTModel::CudaGPTModel(const config::ModelConfig& config, int micro_batch_si
   gemm_ = std::make_unique<ops::GemmRunner>(stream_);
   device_sms_ = ops::device_sm_count();
   attention_ = std::make_unique<ops::FlashAttention>(stream_, /*autotune=*/false);
+  // Untied word embeddings: only the batch's token rows of their gradient are ever non-zero
+  // (PRIMUS_SPARSE_EMBEDDING_GRAD=0 zeroes and reads the whole table instead, for comparison).
+  const char* sparse = std::getenv("PRIMUS_SPARSE_EMBEDDING_GRAD");
+  track_touched_rows_ = config.untie_embeddings_and_output_weights && !(sparse != nullptr && std::string(sparse) == "0");
   DeviceArena measuring;
   plan(measuring);
   arena_ = DeviceArena(measuring.high_water());
   plan(arena_);
   bind_parameters(layout, weights, grads);
+  if (track_touched_rows_) PRIMUS_CUDA_CHECK(cudaMemset(word_rows_touched_, 0, static_cast<std::size_t>(vocab_)));
   if (rope_) {
     PRIMUS_CUDA_CHECK(cudaMemcpy(cos_, tables.cos.data(), tables.cos.size() * sizeof(float), cudaMemcpyHostToDevice));
     PRIMUS_CUDA_CHECK(cudaMemcpy(sin_, tables.sin.data(), tables.sin.size() * sizeof(float), cudaMemcpyHostToDevice));
@@ -172,6 +179,7 @@ void CudaGPTModel::plan(DeviceArena& arena) {
   ce_lse_ = f32(rows);
   loss_weights_ = f32(rows);
   tokens_ = arena.allocate<std::int32_t>(rows);
+  if (track_touched_rows_) word_rows_touched_ = arena.allocate<std::uint8_t>(vocab_);
   labels_ = arena.allocate<std::int32_t>(rows);
   d_hidden_ = b16(rows * hidden_);
   d_hidden_other_ = b16(rows * hidden_);
@@ -253,12 +261,14 @@ void CudaGPTModel::bind_parameters(const ParameterLayout& layout, const bf16* we
   require("embedding.word_embeddings.weight");
   word_embeddings_ = weight("embedding.word_embeddings.weight");
   word_embeddings_grad_ = grad("embedding.word_embeddings.weight");
+  word_embeddings_offset_ = find("embedding.word_embeddings.weight")->offset;
   position_embeddings_ = weight("embedding.position_embeddings.weight");
   position_embeddings_grad_ = grad("embedding.position_embeddings.weight");
   accumulated("embedding.position_embeddings.weight");
   if (config_.untie_embeddings_and_output_weights) {
     output_ = linear("output_layer");
-    accumulated("embedding.word_embeddings.weight");  // only the embedding backward writes it
+    // Only the embedding backward writes it: zeroed whole, or only its touched rows.
+    if (!track_touched_rows_) accumulated("embedding.word_embeddings.weight");
   } else {
     output_ = Linear{word_embeddings_, nullptr, word_embeddings_grad_, nullptr};  // the output GEMM writes it first
   }
@@ -316,10 +326,15 @@ void CudaGPTModel::norm_backward(bf16* d_in, const bf16* d_out, const bf16* in, 
   }
 }
 
-void CudaGPTModel::linear_backward(const Linear& p, const bf16* d_out, const bf16* in, bf16* d_in, std::int64_t rows,
-                                   std::int64_t in_features, std::int64_t out_features, bool first) {
+void CudaGPTModel::linear_backward_weight(const Linear& p, const bf16* d_out, const bf16* in, std::int64_t rows,
+                                          std::int64_t in_features, std::int64_t out_features, bool first) {
   gemm_->linear_backward_weight(d_out, in, p.weight_grad, rows, in_features, out_features, /*accumulate=*/!first);
   if (p.bias_grad != nullptr) gemm_->linear_backward_bias(d_out, p.bias_grad, rows, out_features, !first);
+}
+
+void CudaGPTModel::linear_backward(const Linear& p, const bf16* d_out, const bf16* in, bf16* d_in, std::int64_t rows,
+                                   std::int64_t in_features, std::int64_t out_features, bool first) {
+  linear_backward_weight(p, d_out, in, rows, in_features, out_features, first);
   if (d_in != nullptr) gemm_->linear_backward_input(d_out, p.weight, d_in, rows, in_features, out_features);
 }
 
@@ -427,16 +442,27 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
   // MLP: recompute the pre-MLP norm output and the activation output where they were not kept.
   if (!keeps.norm_outputs)
     norm_forward(s.pre_mlp_norm_out, s.pre_mlp_norm, s.attention_residual, p.pre_mlp_norm, rows, hidden_);
-  if (!keeps.activation) activation_forward(s.activation, s.fc1_out, rows);
-  span("bwd.recompute");
-  linear_backward(p.fc2, d_out, s.activation, sc.d_activation, rows, ffn_, hidden_, first);
-  span("bwd.fc2_gemms");
-  if (config_.swiglu) {
-    ops::swiglu_backward(sc.d_fc1, sc.d_activation, s.fc1_out, rows, ffn_, stream_);
+  if (!keeps.activation && config_.swiglu) {
+    // fc2's input gradient first (it does not read the activation), then the SwiGLU backward
+    // recomputes the activation in the same pass over fc1's output, then fc2's weight gradient.
+    gemm_->linear_backward_input(d_out, p.fc2.weight, sc.d_activation, rows, ffn_, hidden_);
+    span("bwd.fc2_gemms");
+    ops::swiglu_backward_and_forward(s.activation, sc.d_fc1, sc.d_activation, s.fc1_out, rows, ffn_, stream_);
+    span("bwd.activation");
+    linear_backward_weight(p.fc2, d_out, s.activation, rows, ffn_, hidden_, first);
+    span("bwd.fc2_gemms");
   } else {
-    ops::gelu_backward(sc.d_fc1, sc.d_activation, s.fc1_out, rows * ffn_, stream_);
+    if (!keeps.activation) activation_forward(s.activation, s.fc1_out, rows);
+    span("bwd.recompute");
+    linear_backward(p.fc2, d_out, s.activation, sc.d_activation, rows, ffn_, hidden_, first);
+    span("bwd.fc2_gemms");
+    if (config_.swiglu) {
+      ops::swiglu_backward(sc.d_fc1, sc.d_activation, s.fc1_out, rows, ffn_, stream_);
+    } else {
+      ops::gelu_backward(sc.d_fc1, sc.d_activation, s.fc1_out, rows * ffn_, stream_);
+    }
+    span("bwd.activation");
   }
-  span("bwd.activation");
   linear_backward(p.fc1, sc.d_fc1, s.pre_mlp_norm_out, sc.d_norm, rows, hidden_, fc1_width_, first);
   span("bwd.fc1_gemms");
   norm_backward(d_in, sc.d_norm, s.attention_residual, p.pre_mlp_norm, s.pre_mlp_norm, rows, hidden_, d_out);
@@ -477,7 +503,13 @@ void CudaGPTModel::layer_backward(int layer, int seq, bool first, bf16* d_out, b
   span("bwd.input_norm");
 }
 
+ops::ZeroRows CudaGPTModel::word_embedding_zero_rows() const {
+  if (!track_touched_rows_) return {};
+  return ops::ZeroRows{word_rows_touched_, word_embeddings_offset_, vocab_, hidden_};
+}
+
 void CudaGPTModel::zero_accumulated_grads() {
+  if (track_touched_rows_) ops::zero_touched_rows(word_embeddings_grad_, word_rows_touched_, vocab_, hidden_, stream_);
   for (const auto& [pointer, count] : accumulated_grads_)
     PRIMUS_CUDA_CHECK(cudaMemsetAsync(pointer, 0, static_cast<std::size_t>(count) * sizeof(float), stream_));
 }
@@ -550,6 +582,7 @@ void CudaGPTModel::forward_backward(int seq, bool first_micro_batch) {
     ops::position_embedding_backward(position_embeddings_grad_, d_out, b, seq, hidden_, stream_);
   ops::embedding_backward(word_embeddings_grad_, d_out, tokens_, rows, vocab_, hidden_, scratch_.embedding_scratch,
                           scratch_.embedding_scratch_bytes, stream_);
+  if (track_touched_rows_) ops::mark_touched_rows(word_rows_touched_, tokens_, rows, vocab_, stream_);
   span("bwd.embedding");
   mark("bwd.end");
 }

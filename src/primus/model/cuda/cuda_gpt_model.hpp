@@ -27,6 +27,7 @@
 #include "primus/model/parameter_layout.hpp"
 #include "primus/ops/cuda/attention.hpp"
 #include "primus/ops/cuda/gemm.hpp"
+#include "primus/ops/cuda/grad_norm.hpp"
 
 namespace primus::model::cuda {
 
@@ -102,6 +103,10 @@ class CudaGPTModel {
   // Diagnostics (PRIMUS_CUDA_TIMELINE): marks at layer boundaries, spans after each op.
   void set_timeline(StepTimeline* timeline) { timeline_ = timeline; }
 
+  // The word embeddings' gradient rows that are zero (untied: every row no token of the global
+  // batch so far touched), for the grad norm to skip; empty when not tracked (tied embeddings).
+  ops::cuda::ZeroRows word_embedding_zero_rows() const;
+
   std::size_t activation_bytes() const { return arena_.capacity(); }
   int micro_batch_size() const { return micro_batch_size_; }
 
@@ -161,6 +166,9 @@ class CudaGPTModel {
                     std::int64_t dim);
   void norm_backward(bf16* d_in, const bf16* d_out, const bf16* in, const NormParams& p, const NormStats& stats,
                      std::int64_t rows, std::int64_t dim, const bf16* d_residual);
+  // The weight (and bias) gradient only: written on a first micro-batch, accumulated after.
+  void linear_backward_weight(const Linear& p, const bf16* d_out, const bf16* in, std::int64_t rows,
+                              std::int64_t in_features, std::int64_t out_features, bool first);
   void linear_backward(const Linear& p, const bf16* d_out, const bf16* in, bf16* d_in, std::int64_t rows,
                        std::int64_t in_features, std::int64_t out_features, bool first);
   ops::cuda::AttentionShape attention_shape(int seq) const;
@@ -187,6 +195,11 @@ class CudaGPTModel {
   void span(const char* op);
   const bf16* word_embeddings_ = nullptr;
   float* word_embeddings_grad_ = nullptr;
+  std::int64_t word_embeddings_offset_ = 0;
+  // Untied: one byte per vocabulary row, set by the embedding backward, cleared when the step's
+  // first micro-batch zeroes those rows (instead of the whole table: ops/cuda/touched_rows.hpp).
+  bool track_touched_rows_ = false;
+  std::uint8_t* word_rows_touched_ = nullptr;
   const bf16* position_embeddings_ = nullptr;
   float* position_embeddings_grad_ = nullptr;
   Linear output_;  // tied: the word embeddings

@@ -24,7 +24,7 @@ constexpr std::int64_t kChunk = std::int64_t{1} << 18;  // 1 MB of fp32 per part
 // registers a thread), so a grid of k blocks takes k SMs.
 __global__ void __launch_bounds__(kThreads, 1)
     chunk_sum_of_squares_kernel(double* partials, const float* grads, std::int64_t numel, std::int64_t chunk_begin,
-                                std::int64_t chunk_end) {
+                                std::int64_t chunk_end, ZeroRows zero) {
   __shared__ double shared[32];
   for (std::int64_t c = chunk_begin + blockIdx.x; c < chunk_end; c += gridDim.x) {
     const std::int64_t begin = c * kChunk;
@@ -32,7 +32,32 @@ __global__ void __launch_bounds__(kThreads, 1)
     const float* chunk = grads + begin;
     // Squares and sums in double: 2.8e9 fp32 terms would lose digits in an fp32 sum.
     double sum = 0.0;
-    if (reinterpret_cast<std::uintptr_t>(chunk) % 16 == 0) {
+    // Rows known to be zero are not read: a +0 term leaves a double sum's bits unchanged.
+    const std::int64_t zero_end = zero.begin + zero.rows * zero.row_elements;
+    const bool maybe_zero = zero.marks != nullptr && begin < zero_end && begin + count > zero.begin;
+    if (maybe_zero && reinterpret_cast<std::uintptr_t>(chunk) % 16 == 0 && zero.row_elements % 4 == 0 &&
+        (begin - zero.begin) % 4 == 0) {
+      const float4* vectors = reinterpret_cast<const float4*>(chunk);
+      const std::int64_t vector_count = count / 4;
+      for (std::int64_t base = threadIdx.x; base < vector_count; base += kThreads * kUnroll) {
+        float4 x[kUnroll];
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          const std::int64_t v = base + u * kThreads, e = begin + 4 * v;
+          const bool skip = e >= zero.begin && e < zero_end && zero.marks[(e - zero.begin) / zero.row_elements] == 0;
+          x[u] = v < vector_count && !skip ? __ldg(vectors + v) : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) {
+          sum = fma(static_cast<double>(x[u].x), static_cast<double>(x[u].x), sum);
+          sum = fma(static_cast<double>(x[u].y), static_cast<double>(x[u].y), sum);
+          sum = fma(static_cast<double>(x[u].z), static_cast<double>(x[u].z), sum);
+          sum = fma(static_cast<double>(x[u].w), static_cast<double>(x[u].w), sum);
+        }
+      }
+      const std::int64_t rest = vector_count * 4 + threadIdx.x;  // the last count % 4 elements
+      if (rest < count) sum = fma(static_cast<double>(chunk[rest]), static_cast<double>(chunk[rest]), sum);
+    } else if (reinterpret_cast<std::uintptr_t>(chunk) % 16 == 0) {
       const float4* vectors = reinterpret_cast<const float4*>(chunk);
       const std::int64_t vector_count = count / 4;
       for (std::int64_t base = threadIdx.x; base < vector_count; base += kThreads * kUnroll) {
@@ -98,7 +123,7 @@ std::int64_t grad_norm_chunk_at_or_after(std::int64_t element) {
 
 void grad_sum_of_squares_partials(double* partials, const float* grads, std::int64_t numel,
                                   std::int64_t chunk_begin, std::int64_t chunk_end, int max_sms,
-                                  cudaStream_t stream) {
+                                  cudaStream_t stream, const ZeroRows& zero) {
   constexpr const char* op = "grad_sum_of_squares_partials";
   require_kernel_argument(numel >= 0, op, "numel = " + std::to_string(numel) + " must be >= 0");
   const std::int64_t chunks = (numel + kChunk - 1) / kChunk;
@@ -106,6 +131,9 @@ void grad_sum_of_squares_partials(double* partials, const float* grads, std::int
                           "chunks [" + std::to_string(chunk_begin) + ", " + std::to_string(chunk_end) +
                               ") must lie in [0, " + std::to_string(chunks) + "]");
   require_kernel_argument(max_sms >= 0, op, "max_sms = " + std::to_string(max_sms) + " must be >= 0");
+  require_kernel_argument(zero.marks == nullptr || (zero.begin >= 0 && zero.rows >= 0 && zero.row_elements > 0 &&
+                                                    zero.begin + zero.rows * zero.row_elements <= numel),
+                          op, "the zero rows must lie inside the buffer");
   if (chunk_begin == chunk_end) return;
   // The side-stream caller counts on "k blocks take k SMs": check the occupancy once.
   static const int blocks_per_sm = [] {
@@ -118,7 +146,7 @@ void grad_sum_of_squares_partials(double* partials, const float* grads, std::int
                            " blocks fit one SM, the SM budget assumes exactly 1 (check the kernel's registers)");
   const int sms = max_sms > 0 ? std::min(max_sms, device_sm_count()) : device_sm_count();
   const int blocks = static_cast<int>(std::min<std::int64_t>(chunk_end - chunk_begin, sms));
-  chunk_sum_of_squares_kernel<<<blocks, kThreads, 0, stream>>>(partials, grads, numel, chunk_begin, chunk_end);
+  chunk_sum_of_squares_kernel<<<blocks, kThreads, 0, stream>>>(partials, grads, numel, chunk_begin, chunk_end, zero);
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }
 
@@ -129,11 +157,11 @@ void grad_sum_partials(double* sum, const double* partials, std::int64_t count, 
 }
 
 void grad_sum_of_squares(double* sum_of_squares, const float* grads, std::int64_t numel, double* scratch,
-                         cudaStream_t stream) {
+                         cudaStream_t stream, const ZeroRows& zero) {
   require_kernel_argument(scratch != nullptr, "grad_sum_of_squares",
                           "scratch must hold grad_sum_of_squares_scratch_doubles(numel) doubles");
   const std::int64_t chunks = (std::max<std::int64_t>(numel, 0) + kChunk - 1) / kChunk;
-  grad_sum_of_squares_partials(scratch, grads, numel, 0, chunks, 0, stream);
+  grad_sum_of_squares_partials(scratch, grads, numel, 0, chunks, 0, stream, zero);
   grad_sum_partials(sum_of_squares, scratch, chunks, stream);
 }
 

@@ -15,6 +15,14 @@
 
 namespace primus::ops::cuda {
 
+// Rows of the buffer known to be zero, not read (the sum's bits are the same): elements
+// [begin, begin + rows * row_elements) form rows; a row whose mark is 0 is all zeros (see
+// touched_rows.hpp). marks == nullptr: every element is read.
+struct ZeroRows {
+  const std::uint8_t* marks = nullptr;
+  std::int64_t begin = 0, rows = 0, row_elements = 0;
+};
+
 // Elements per partial sum (a multiple of 4).
 std::int64_t grad_norm_chunk_elements();
 // Partials (doubles of scratch) for a buffer of numel elements: one per chunk, at least 1.
@@ -27,14 +35,14 @@ std::int64_t grad_norm_chunk_at_or_after(std::int64_t element);
 // for a side stream beside GEMMs planned for the other SMs; 0: one block per SM of the GPU.
 void grad_sum_of_squares_partials(double* partials, const float* grads, std::int64_t numel,
                                   std::int64_t chunk_begin, std::int64_t chunk_end, int max_sms,
-                                  cudaStream_t stream);
+                                  cudaStream_t stream, const ZeroRows& zero = {});
 // *sum = partials[0] + ... + partials[count - 1], in a fixed order (written, =).
 void grad_sum_partials(double* sum, const double* partials, std::int64_t count, cudaStream_t stream);
 
 // Both over the whole buffer: *sum_of_squares = sum of grads[i]^2 over [0, numel); scratch
 // holds grad_sum_of_squares_scratch_doubles(numel) doubles. NaN or Inf when any gradient is.
 void grad_sum_of_squares(double* sum_of_squares, const float* grads, std::int64_t numel, double* scratch,
-                         cudaStream_t stream);
+                         cudaStream_t stream, const ZeroRows& zero = {});
 
 // From the device *sum_of_squares: *norm = sqrt(sum) (norm may be nullptr);
 // *clip_coeff = min(1, max_norm / (norm + 1e-6)), or 1 when max_norm <= 0 or the norm is

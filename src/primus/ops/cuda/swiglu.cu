@@ -31,11 +31,12 @@ struct SwigluBackward {
   const bf16* dout;
   const bf16* in;
   std::int64_t ffn;
+  bf16* out;  // nullptr, or also the forward's output (the same expression as SwigluForward)
   template <int N>
   __device__ void apply(std::int64_t e) const {
     const std::int64_t row = e / ffn, column = e % ffn;
     const std::int64_t first = row * 2 * ffn + column;
-    float gate[N], up[N], dy[N], dgate[N], dup[N];
+    float gate[N], up[N], dy[N], dgate[N], dup[N], y[N];
     detail::load_bf16<N>(in + first, gate);
     detail::load_bf16<N>(in + first + ffn, up);
     detail::load_bf16<N>(dout + e, dy);
@@ -45,7 +46,9 @@ struct SwigluBackward {
       // d silu(g)/dg = s * (1 + g * (1 - s))
       dgate[i] = dy[i] * up[i] * s * (1.0f + gate[i] * (1.0f - s));
       dup[i] = dy[i] * gate[i] * s;
+      y[i] = gate[i] * s * up[i];
     }
+    if (out != nullptr) detail::store_bf16<N>(out + e, y);
     detail::store_bf16<N>(din + first, dgate);
     detail::store_bf16<N>(din + first + ffn, dup);
   }
@@ -68,7 +71,15 @@ void swiglu_backward(bf16* din, const bf16* dout, const bf16* in, std::int64_t r
                      cudaStream_t stream) {
   check_shape("swiglu_backward", rows, ffn);
   detail::launch_elementwise(rows * ffn, detail::can_vectorize(ffn, {din, dout, in}),
-                             SwigluBackward{din, dout, in, ffn}, stream);
+                             SwigluBackward{din, dout, in, ffn, nullptr}, stream);
+}
+
+void swiglu_backward_and_forward(bf16* out, bf16* din, const bf16* dout, const bf16* in, std::int64_t rows,
+                                 std::int64_t ffn, cudaStream_t stream) {
+  check_shape("swiglu_backward_and_forward", rows, ffn);
+  require_kernel_argument(out != nullptr, "swiglu_backward_and_forward", "out must be a device pointer");
+  detail::launch_elementwise(rows * ffn, detail::can_vectorize(ffn, {out, din, dout, in}),
+                             SwigluBackward{din, dout, in, ffn, out}, stream);
 }
 
 }  // namespace primus::ops::cuda

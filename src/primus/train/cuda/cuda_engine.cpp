@@ -270,7 +270,8 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
   // The step since the last forward began, with the last optimizer tail beside its forward.
   if (timeline_ && step_count_ > 0) timeline_->report("fwd.begin");
   const std::int64_t n = num_parameters();
-  ops::cuda::grad_sum_of_squares(&scalars_->sum_of_squares, grads_, n, norm_scratch_, stream_);
+  ops::cuda::grad_sum_of_squares(&scalars_->sum_of_squares, grads_, n, norm_scratch_, stream_,
+                                 model_->word_embedding_zero_rows());
   if (timeline_) timeline_->span("opt.norm", stream_);
   ops::cuda::grad_clip_coefficient(&scalars_->clip_coeff, &scalars_->found_non_finite, &scalars_->grad_norm,
                                    &scalars_->sum_of_squares, clip_grad, stream_);
