@@ -1,4 +1,4 @@
-// Split master weights: the AdamW kernels (reference, packed, async), the gather of rows
+// Split master weights: the AdamW kernels (reference, async), the gather of rows
 // after a pending update, the device split and the loss accumulator.
 #include <algorithm>
 #include <cmath>
@@ -28,8 +28,8 @@ __device__ __forceinline__ void update_one(std::uint16_t& high, std::uint16_t& l
   low = static_cast<std::uint16_t>(bits & 0xffffu);
 }
 
-// Index of the launch's segment holding `element`, scanning on from `from` (elements only
-// move forward within a thread's pack).
+// Index of the launch's segment holding `element`, scanning on from `from` (a thread's
+// elements only move forward).
 __device__ __forceinline__ int segment_from(const SplitAdamWLaunch& launch, int from, std::int64_t element) {
   while (from + 1 < launch.segment_count && element >= launch.segment_end[from]) ++from;
   return from;
@@ -95,12 +95,11 @@ __device__ __forceinline__ void update_head_and_tail(const SplitAdamWLaunch& lau
   }
 }
 
-// The launch's elements, eight per thread: 16-byte high/low, moment and gradient accesses
-// over the 8-aligned middle, all loads issued before any arithmetic; block 0 takes the
-// unaligned head and tail. 1024-thread blocks, at most 64 registers: exactly one block per
-// SM, so a grid of k blocks occupies k SMs (the overlapped optimizer relies on it).
-// kPerPackSegment: one segment search per pack (kPacked), else one per element (kReference).
-template <bool kPerPackSegment>
+// kReference: the launch's elements, eight consecutive ones per thread: 16-byte high/low,
+// moment and gradient accesses over the 8-aligned middle, all loads issued before any
+// arithmetic, a segment search per element; block 0 takes the unaligned head and tail.
+// 1024-thread blocks, at most 64 registers: exactly one block per SM, so a grid of k blocks
+// occupies k SMs (the overlapped optimizer relies on it).
 __global__ void __launch_bounds__(1024, 1)
     split_adamw_kernel(const SplitAdamWLaunch launch, std::uint16_t* high, std::uint16_t* low, float* exp_avg,
                        float* exp_avg_sq, const float* grads, const float* clip_coeff,
@@ -110,7 +109,6 @@ __global__ void __launch_bounds__(1024, 1)
   const float clip = clip_coeff != nullptr ? *clip_coeff : 1.0f;
   const PackRange packs = pack_range(launch);
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  int thread_seg = 0;  // kPacked: this thread's packs only move forward
   for (std::int64_t pack = packs.first_pack + blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
        pack < packs.end_pack; pack += stride) {
     uint4 hi8 = reinterpret_cast<const uint4*>(high)[pack];
@@ -125,16 +123,12 @@ __global__ void __launch_bounds__(1024, 1)
     float* v = reinterpret_cast<float*>(v8);
     const float* g = reinterpret_cast<const float*>(g8);
     const std::int64_t first = pack * kPack;
-    if constexpr (kPerPackSegment) {
-      update_run<kPack>(h, l, m, v, g, first, thread_seg, launch, clip, s);
-    } else {
-      int seg = segment_from(launch, 0, first);
+    int seg = segment_from(launch, 0, first);
 #pragma unroll
-      for (int i = 0; i < kPack; ++i) {
-        seg = segment_from(launch, seg, first + i);
-        const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
-        update_one(h[i], l[i], m[i], v[i], __fmul_rn(g[i], clip), decay, s);
-      }
+    for (int i = 0; i < kPack; ++i) {
+      seg = segment_from(launch, seg, first + i);
+      const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
+      update_one(h[i], l[i], m[i], v[i], __fmul_rn(g[i], clip), decay, s);
     }
     reinterpret_cast<uint4*>(high)[pack] = hi8;
     reinterpret_cast<uint4*>(low)[pack] = lo8;
@@ -209,7 +203,7 @@ static_assert(sizeof(AsyncChunk) > 228 * 1024 / 2, "one block per SM: a second m
 
 // kAsync: the launch's 8-aligned middle in chunks of 2 * 1024 four-element quads; block b takes
 // chunks b, b + grid, ...; thread t owns quads t and 1024 + t of each, so that every warp access,
-// load or store, covers whole 32-byte sectors (kPacked's eight consecutive elements per thread
+// load or store, covers whole 32-byte sectors (kReference's eight consecutive elements per thread
 // store each moment sector in two 16-byte halves: a memory-only probe of that pattern moved
 // ~55-62 GB/s per SM on an H100, this one ~102-106). The next chunk is copied into shared memory
 // (cp.async) while the current one is computed from registers, so a thread never waits for
@@ -343,8 +337,7 @@ int device_sm_count() {
 
 namespace {
 
-constexpr SplitAdamWKernel kSplitAdamWKernels[] = {SplitAdamWKernel::kReference, SplitAdamWKernel::kPacked,
-                                                   SplitAdamWKernel::kAsync};
+constexpr SplitAdamWKernel kSplitAdamWKernels[] = {SplitAdamWKernel::kReference, SplitAdamWKernel::kAsync};
 
 }  // namespace
 
@@ -352,8 +345,6 @@ const char* split_adamw_kernel_name(SplitAdamWKernel kernel) {
   switch (kernel) {
     case SplitAdamWKernel::kReference:
       return "reference";
-    case SplitAdamWKernel::kPacked:
-      return "packed";
     case SplitAdamWKernel::kAsync:
       return "async";
   }
@@ -418,9 +409,8 @@ void split_adamw_launch_with(SplitAdamWKernel kernel, const SplitAdamWLaunch& la
     split_adamw_async_kernel<<<blocks, threads, shared_bytes, stream>>>(
         launch, high_bits, low, exp_avg, exp_avg_sq, grads, clip_coeff, found_non_finite, loss_sum, s);
   } else {
-    auto* run = kernel == SplitAdamWKernel::kReference ? split_adamw_kernel<false> : split_adamw_kernel<true>;
-    run<<<blocks, threads, 0, stream>>>(launch, high_bits, low, exp_avg, exp_avg_sq, grads, clip_coeff,
-                                        found_non_finite, loss_sum, s);
+    split_adamw_kernel<<<blocks, threads, 0, stream>>>(launch, high_bits, low, exp_avg, exp_avg_sq, grads, clip_coeff,
+                                                       found_non_finite, loss_sum, s);
   }
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }

@@ -48,12 +48,12 @@ void split_adamw_launch(const SplitAdamWLaunch& launch, __nv_bfloat16* high, std
 
 // The kernels that can run split_adamw_launch: the same update, bit for bit, at different
 // speeds per SM (1024-thread blocks, one per SM, eight elements per thread at a time).
-// kReference: the thread's eight consecutive elements loaded, then computed with a segment
-// search per element. kPacked: the same with one search per eight-element pack. kAsync: every
-// warp access covers whole 32-byte sectors, and the next elements are copied into shared memory
-// (cp.async) while the current ones are computed. split_adamw_launch runs the one
-// PRIMUS_SPLIT_ADAMW_KERNEL names (reference, packed or async; read once; default async).
-enum class SplitAdamWKernel { kReference, kPacked, kAsync };
+// kReference: the thread's eight consecutive elements loaded, then computed, with a segment
+// search per element. kAsync: every warp access covers whole 32-byte sectors, one segment
+// search per four elements, and the thread's next elements are copied into shared memory
+// (cp.async) while its current ones are computed. split_adamw_launch runs the one
+// PRIMUS_SPLIT_ADAMW_KERNEL names (reference or async; read once; default async).
+enum class SplitAdamWKernel { kReference, kAsync };
 
 // The kernel a name denotes; std::invalid_argument naming the variable, the value and the
 // choices otherwise.
