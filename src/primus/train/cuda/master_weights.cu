@@ -35,6 +35,14 @@ __device__ __forceinline__ int segment_from(const SplitAdamWLaunch& launch, int 
   return from;
 }
 
+// kCount elements of one parameter (decay: its factor).
+template <int kCount>
+__device__ __forceinline__ void update_with_decay(std::uint16_t* h, std::uint16_t* l, float* m, float* v,
+                                                  const float* g, float decay, float clip, const AdamWScalars& s) {
+#pragma unroll
+  for (int i = 0; i < kCount; ++i) update_one(h[i], l[i], m[i], v[i], __fmul_rn(g[i], clip), decay, s);
+}
+
 // kCount consecutive elements from `first`, `seg` the segment of an element at or before
 // `first` (left at first's). One segment search and one decay factor when the run lies inside
 // one parameter (the common case: parameters are large); a search per element otherwise.
@@ -44,9 +52,7 @@ __device__ __forceinline__ void update_run(std::uint16_t* h, std::uint16_t* l, f
                                            const AdamWScalars& s) {
   seg = segment_from(launch, seg, first);
   if (first + (kCount - 1) < launch.segment_end[seg]) {
-    const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
-#pragma unroll
-    for (int i = 0; i < kCount; ++i) update_one(h[i], l[i], m[i], v[i], __fmul_rn(g[i], clip), decay, s);
+    update_with_decay<kCount>(h, l, m, v, g, (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f, clip, s);
     return;
   }
   int e = seg;
@@ -245,6 +251,11 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
   issue(0, 0);
   int seg = 0;  // this thread's quads only move forward
   for (std::int64_t i = 0; quad(i, 0) < end_quad; ++i) {
+    // Both quads inside one parameter (nearly always): one segment search for the eight elements.
+    const std::int64_t q0 = quad(i, 0), q1 = quad(i, 1);
+    seg = segment_from(launch, seg, kQuad * q0);
+    const bool uniform = kQuad * (q1 < end_quad ? q1 : q0) + (kQuad - 1) < launch.segment_end[seg];
+    const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
     copy_async_wait_all();  // this thread's copies of chunk i have landed
     PieceValues<kQuad> x[2];
 #pragma unroll
@@ -258,9 +269,24 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
       after ^= x[half].high.x ^ x[half].low.x ^ __float_as_uint(x[half].exp_avg.x) ^
                __float_as_uint(x[half].exp_avg_sq.x) ^ __float_as_uint(x[half].grad.x);
     issue(i + 1, after);
+    if (uniform) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const std::int64_t q = half == 0 ? q0 : q1;
+        if (q < end_quad) {
+          update_with_decay<kQuad>(reinterpret_cast<std::uint16_t*>(&x[half].high),
+                                   reinterpret_cast<std::uint16_t*>(&x[half].low),
+                                   reinterpret_cast<float*>(&x[half].exp_avg),
+                                   reinterpret_cast<float*>(&x[half].exp_avg_sq),
+                                   reinterpret_cast<const float*>(&x[half].grad), decay, clip, s);
+          store_piece(x[half], q, high, low, exp_avg, exp_avg_sq);
+        }
+      }
+      continue;
+    }
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const std::int64_t q = quad(i, half);
+      const std::int64_t q = half == 0 ? q0 : q1;
       if (q < end_quad) {
         update_piece(x[half], kQuad * q, seg, launch, clip, s);
         store_piece(x[half], q, high, low, exp_avg, exp_avg_sq);
