@@ -146,39 +146,24 @@ __global__ void __launch_bounds__(1024, 1)
   update_head_and_tail(launch, packs, high, low, exp_avg, exp_avg_sq, grads, clip, s);
 }
 
-// A thread's run of kElements consecutive elements, as the vector types one access moves
-// (4: 8-byte high and low, 16-byte moments and gradient).
-template <int kElements>
-struct Piece;
-template <>
-struct Piece<4> {
-  using Bits = uint2;
-  using Floats = float4;
+// Four consecutive elements (a quad q: elements 4q..4q+3) as one access of each array moves them.
+struct Quad {
+  uint2 high, low;
+  float4 exp_avg, exp_avg_sq, grad;
+  __device__ std::uint16_t* h() { return reinterpret_cast<std::uint16_t*>(&high); }
+  __device__ std::uint16_t* l() { return reinterpret_cast<std::uint16_t*>(&low); }
+  __device__ float* m() { return reinterpret_cast<float*>(&exp_avg); }
+  __device__ float* v() { return reinterpret_cast<float*>(&exp_avg_sq); }
+  __device__ const float* g() const { return reinterpret_cast<const float*>(&grad); }
 };
 
-template <int kElements>
-struct PieceValues {
-  typename Piece<kElements>::Bits high, low;
-  typename Piece<kElements>::Floats exp_avg, exp_avg_sq, grad;
-};
-
-template <int kElements>
-__device__ __forceinline__ void update_piece(PieceValues<kElements>& x, std::int64_t first, int& seg,
-                                             const SplitAdamWLaunch& launch, float clip, const AdamWScalars& s) {
-  update_run<kElements>(reinterpret_cast<std::uint16_t*>(&x.high), reinterpret_cast<std::uint16_t*>(&x.low),
-                        reinterpret_cast<float*>(&x.exp_avg), reinterpret_cast<float*>(&x.exp_avg_sq),
-                        reinterpret_cast<const float*>(&x.grad), first, seg, launch, clip, s);
-}
-
-// Writes piece q's new high, low and moments.
-template <int kElements>
-__device__ __forceinline__ void store_piece(const PieceValues<kElements>& x, std::int64_t q, std::uint16_t* high,
-                                            std::uint16_t* low, float* exp_avg, float* exp_avg_sq) {
-  using P = Piece<kElements>;
-  reinterpret_cast<typename P::Bits*>(high)[q] = x.high;
-  reinterpret_cast<typename P::Bits*>(low)[q] = x.low;
-  reinterpret_cast<typename P::Floats*>(exp_avg)[q] = x.exp_avg;
-  reinterpret_cast<typename P::Floats*>(exp_avg_sq)[q] = x.exp_avg_sq;
+// Writes quad q's new high, low and moments.
+__device__ __forceinline__ void store_quad(const Quad& x, std::int64_t q, std::uint16_t* high, std::uint16_t* low,
+                                           float* exp_avg, float* exp_avg_sq) {
+  reinterpret_cast<uint2*>(high)[q] = x.high;
+  reinterpret_cast<uint2*>(low)[q] = x.low;
+  reinterpret_cast<float4*>(exp_avg)[q] = x.exp_avg;
+  reinterpret_cast<float4*>(exp_avg_sq)[q] = x.exp_avg_sq;
 }
 
 // cp.async: a global -> shared copy that holds no register while in flight. `after` is an
@@ -222,7 +207,6 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
                              const std::int32_t* found_non_finite, const double* loss_sum, AdamWScalars s) {
   if (skip_update(found_non_finite, loss_sum)) return;
   constexpr int kQuad = 4;
-  using P = Piece<kQuad>;
   extern __shared__ uint4 shared_words[];
   AsyncChunk& chunk = *reinterpret_cast<AsyncChunk*>(shared_words);
   const float clip = clip_coeff != nullptr ? *clip_coeff : 1.0f;
@@ -239,11 +223,11 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
     for (int half = 0; half < 2; ++half) {
       const std::int64_t q = quad(i, half);
       if (q < end_quad) {
-        copy_async<8>(&chunk.high[half][t], reinterpret_cast<const typename P::Bits*>(high) + q, after);
-        copy_async<8>(&chunk.low[half][t], reinterpret_cast<const typename P::Bits*>(low) + q, after);
-        copy_async<16>(&chunk.exp_avg[half][t], reinterpret_cast<const typename P::Floats*>(exp_avg) + q, after);
-        copy_async<16>(&chunk.exp_avg_sq[half][t], reinterpret_cast<const typename P::Floats*>(exp_avg_sq) + q, after);
-        copy_async<16>(&chunk.grad[half][t], reinterpret_cast<const typename P::Floats*>(grads) + q, after);
+        copy_async<8>(&chunk.high[half][t], reinterpret_cast<const uint2*>(high) + q, after);
+        copy_async<8>(&chunk.low[half][t], reinterpret_cast<const uint2*>(low) + q, after);
+        copy_async<16>(&chunk.exp_avg[half][t], reinterpret_cast<const float4*>(exp_avg) + q, after);
+        copy_async<16>(&chunk.exp_avg_sq[half][t], reinterpret_cast<const float4*>(exp_avg_sq) + q, after);
+        copy_async<16>(&chunk.grad[half][t], reinterpret_cast<const float4*>(grads) + q, after);
       }
     }
     copy_async_commit();
@@ -257,7 +241,7 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
     const bool uniform = kQuad * (q1 < end_quad ? q1 : q0) + (kQuad - 1) < launch.segment_end[seg];
     const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
     copy_async_wait_all();  // this thread's copies of chunk i have landed
-    PieceValues<kQuad> x[2];
+    Quad x[2];
 #pragma unroll
     for (int half = 0; half < 2; ++half)
       x[half] = {chunk.high[half][t], chunk.low[half][t], chunk.exp_avg[half][t], chunk.exp_avg_sq[half][t],
@@ -274,12 +258,8 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
       for (int half = 0; half < 2; ++half) {
         const std::int64_t q = half == 0 ? q0 : q1;
         if (q < end_quad) {
-          update_with_decay<kQuad>(reinterpret_cast<std::uint16_t*>(&x[half].high),
-                                   reinterpret_cast<std::uint16_t*>(&x[half].low),
-                                   reinterpret_cast<float*>(&x[half].exp_avg),
-                                   reinterpret_cast<float*>(&x[half].exp_avg_sq),
-                                   reinterpret_cast<const float*>(&x[half].grad), decay, clip, s);
-          store_piece(x[half], q, high, low, exp_avg, exp_avg_sq);
+          update_with_decay<kQuad>(x[half].h(), x[half].l(), x[half].m(), x[half].v(), x[half].g(), decay, clip, s);
+          store_quad(x[half], q, high, low, exp_avg, exp_avg_sq);
         }
       }
       continue;
@@ -288,8 +268,9 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
     for (int half = 0; half < 2; ++half) {
       const std::int64_t q = half == 0 ? q0 : q1;
       if (q < end_quad) {
-        update_piece(x[half], kQuad * q, seg, launch, clip, s);
-        store_piece(x[half], q, high, low, exp_avg, exp_avg_sq);
+        update_run<kQuad>(x[half].h(), x[half].l(), x[half].m(), x[half].v(), x[half].g(), kQuad * q, seg, launch,
+                          clip, s);
+        store_quad(x[half], q, high, low, exp_avg, exp_avg_sq);
       }
     }
   }
