@@ -1,10 +1,15 @@
-// The split-master-weight AdamW launch (train/cuda/master_weights): each element against a
-// host AdamW in double on the joined fp32 master weight, with parameters that start and end
-// off the 8-element packs, mixed weight decay, a grid of two SMs, the clip coefficient and
-// the skip flag; elements outside the launch stay untouched. A timing of the launch by SM
-// count (what the overlapped optimizer leaves it) runs with PRIMUS_CUDA_BENCH=1.
+// The split-master-weight AdamW launch (train/cuda/master_weights), for every kernel variant:
+// each element against a host AdamW in double on the joined fp32 master weight, and bit for
+// bit against the reference kernel, with parameters that start and end off the 8-element packs
+// (and inside them), mixed weight decay, launches smaller than a pack and of millions of
+// elements, grids of 1-3 SMs, the clip coefficient and the skip flag; elements outside the
+// launch stay untouched. A timing of each variant by SM count (what the overlapped optimizer
+// leaves it) runs with PRIMUS_CUDA_BENCH=1.
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
+#include <string>
+#include <type_traits>
 
 #include "kernel_test_support.hpp"
 #include "primus/train/cuda/master_weights.hpp"
@@ -12,7 +17,10 @@
 namespace primus::ops::cuda::test {
 namespace {
 
+using train::cuda::SplitAdamWKernel;
 using train::cuda::SplitAdamWLaunch;
+
+constexpr SplitAdamWKernel kKernels[] = {SplitAdamWKernel::kReference, SplitAdamWKernel::kAsync};
 
 struct HostState {
   std::vector<std::uint16_t> high, low;
@@ -48,71 +56,144 @@ struct DeviceState {
   DeviceBuffer<float> m, v, g;
   explicit DeviceState(const HostState& s) : high(s.high), low(s.low), m(s.m), v(s.v), g(s.g) {}
   void run(const SplitAdamWLaunch& launch, const AdamWHyperparameters& hyper, const float* clip,
-           const std::int32_t* skip, int sms) {
-    train::cuda::split_adamw_launch(launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(), v.get(), g.get(),
-                                    clip, skip, nullptr, hyper, sms, nullptr);
+           const std::int32_t* skip, int sms, SplitAdamWKernel kernel = SplitAdamWKernel::kReference) {
+    train::cuda::split_adamw_launch_with(kernel, launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(),
+                                         v.get(), g.get(), clip, skip, nullptr, hyper, sms, nullptr);
     PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize());
   }
+  HostState download() const { return HostState{high.download(), low.download(), m.download(), v.download(), {}}; }
 };
 
-TEST(SplitAdamWLaunch, MatchesHostAdamWPerElement) {
-  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
-  const std::int64_t n = 40'000;
-  const HostState before = random_state(n, 5);
-  DeviceState device(before);
-  // Parameters [3, 1000) decay, [1000, 1003) no decay, [1003, 30001) decay, [30001, 39990) no decay.
+SplitAdamWLaunch make_launch(std::int64_t begin, std::initializer_list<std::int64_t> ends, std::uint32_t decay_mask) {
   SplitAdamWLaunch launch;
-  launch.begin = 3;
-  const std::int64_t ends[] = {1000, 1003, 30001, 39990};
+  launch.begin = begin;
   for (std::int64_t end : ends) launch.segment_end[launch.segment_count++] = end;
-  launch.decay_mask = 0b0101;
-  const AdamWHyperparameters hyper{1e-3, 0.9, 0.95, 1e-8, 0.1, 3};
-  DeviceBuffer<float> clip(std::vector<float>{0.5f});
-  device.run(launch, hyper, clip.get(), nullptr, /*sms=*/2);
-  const auto high = device.high.download(), low = device.low.download();
-  const auto m = device.m.download(), v = device.v.download();
-  const double bc1 = 1.0 - std::pow(0.9, 3), bc2 = 1.0 - std::pow(0.95, 3);
+  launch.decay_mask = decay_mask;
+  return launch;
+}
+
+// Elements of `after` that differ from a host AdamW in double (clip 0.5, hyper's step) of
+// `before` inside the launch, or from `before` outside it; the first five are reported.
+int count_wrong(const HostState& before, const HostState& after, const SplitAdamWLaunch& launch,
+                const AdamWHyperparameters& hyper, double clip) {
+  const double bc1 = 1.0 - std::pow(hyper.beta1, hyper.step), bc2 = 1.0 - std::pow(hyper.beta2, hyper.step);
+  const double step_size = hyper.lr / bc1, decay_factor = 1.0 - hyper.lr * hyper.weight_decay;
   int segment = 0, wrong = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const bool inside = i >= launch.begin && i < launch.end();
-    if (!inside) {
-      if (high[i] != before.high[i] || low[i] != before.low[i] || m[i] != before.m[i] || v[i] != before.v[i]) ++wrong;
+  for (std::size_t e = 0; e < before.high.size(); ++e) {
+    const auto i = static_cast<std::int64_t>(e);
+    if (i < launch.begin || i >= launch.end()) {
+      if (after.high[e] != before.high[e] || after.low[e] != before.low[e] || after.m[e] != before.m[e] ||
+          after.v[e] != before.v[e])
+        ++wrong;
       continue;
     }
     while (i >= launch.segment_end[segment]) ++segment;
     const bool decay = (launch.decay_mask >> segment) & 1u;
-    const double g = 0.5 * before.g[i];
-    const double m_ref = 0.9 * before.m[i] + 0.1 * g;
-    const double v_ref = 0.95 * before.v[i] + 0.05 * g * g;
-    const double p0 = join(before.high[i], before.low[i]);
-    const double p_ref = p0 * (decay ? 1.0 - 1e-3 * 0.1 : 1.0) - (1e-3 / bc1) * m_ref / (std::sqrt(v_ref / bc2) + 1e-8);
-    const double p = join(high[i], low[i]);
+    const double g = clip * before.g[e];
+    const double m_ref = hyper.beta1 * before.m[e] + (1.0 - hyper.beta1) * g;
+    const double v_ref = hyper.beta2 * before.v[e] + (1.0 - hyper.beta2) * g * g;
+    const double p0 = join(before.high[e], before.low[e]);
+    const double denom = std::sqrt(v_ref / bc2) + hyper.eps;
+    const double p_ref = p0 * (decay ? decay_factor : 1.0) - step_size * m_ref / denom;
+    const double p = join(after.high[e], after.low[e]);
     // fp32 rounding: a few ulps of each term's magnitude (m may cancel), carried into p through m.
-    const double denom = std::sqrt(v_ref / bc2) + 1e-8;
-    const double tol_m = 1e-6 * (0.9 * std::abs(before.m[i]) + 0.1 * std::abs(g));
-    const double tol_p = 1e-6 * std::abs(p0) + (1e-3 / bc1) * (tol_m + 1e-5 * std::abs(m_ref)) / denom;
-    const bool close = std::abs(p - p_ref) <= tol_p && std::abs(m[i] - m_ref) <= tol_m &&
-                       std::abs(v[i] - v_ref) <= 1e-6 * v_ref;
+    const double tol_m = 1e-6 * (hyper.beta1 * std::abs(before.m[e]) + (1.0 - hyper.beta1) * std::abs(g));
+    const double tol_p = 1e-6 * std::abs(p0) + step_size * (tol_m + 1e-5 * std::abs(m_ref)) / denom;
+    const bool close = std::abs(p - p_ref) <= tol_p && std::abs(after.m[e] - m_ref) <= tol_m &&
+                       std::abs(after.v[e] - v_ref) <= 1e-6 * v_ref;
     if (!close && ++wrong <= 5)
-      ADD_FAILURE() << "element " << i << ": p " << p << " expected " << p_ref << ", m " << m[i] << " expected "
-                    << m_ref << ", v " << v[i] << " expected " << v_ref;
+      ADD_FAILURE() << "element " << i << ": p " << p << " expected " << p_ref << ", m " << after.m[e] << " expected "
+                    << m_ref << ", v " << after.v[e] << " expected " << v_ref;
   }
-  EXPECT_EQ(wrong, 0);
-  // Weight decay is visible: the decaying segment moved differently from a no-decay update.
-  EXPECT_NE(join(high[500], low[500]), join(before.high[500], before.low[500]));
+  return wrong;
 }
 
-TEST(SplitAdamWLaunch, SkipFlagLeavesEverythingUntouched) {
+bool same_bits(const HostState& a, const HostState& b) {
+  auto bits = [](const std::vector<float>& x) {
+    std::vector<std::uint32_t> out(x.size());
+    if (!x.empty()) std::memcpy(out.data(), x.data(), x.size() * 4);
+    return out;
+  };
+  return a.high == b.high && a.low == b.low && bits(a.m) == bits(b.m) && bits(a.v) == bits(b.v);
+}
+
+class SplitAdamWKernels : public ::testing::TestWithParam<SplitAdamWKernel> {
+ protected:
+  // Runs the launch with this test's kernel and with the reference kernel from `before`; expects
+  // this kernel's result to match the host AdamW and the reference kernel's bits.
+  void expect_update(const HostState& before, const SplitAdamWLaunch& launch, int sms) {
+    const AdamWHyperparameters hyper{1e-3, 0.9, 0.95, 1e-8, 0.1, 3};
+    DeviceBuffer<float> clip(std::vector<float>{0.5f});
+    DeviceState device(before);
+    device.run(launch, hyper, clip.get(), nullptr, sms, GetParam());
+    const HostState after = device.download();
+    EXPECT_EQ(count_wrong(before, after, launch, hyper, 0.5), 0);
+    DeviceState reference(before);
+    reference.run(launch, hyper, clip.get(), nullptr, sms, SplitAdamWKernel::kReference);
+    EXPECT_TRUE(same_bits(after, reference.download())) << "differs from the reference kernel's bits";
+    EXPECT_FALSE(same_bits(after, before)) << "nothing moved: the comparisons would be vacuous";
+  }
+};
+
+// Parameters [3, 1000) decay, [1000, 1003) no decay, [1003, 30001) decay, [30001, 39990) no
+// decay, on 2 SMs: the head, tail and segment ends fall off the 8-element packs.
+TEST_P(SplitAdamWKernels, MatchesHostAdamWPerElement) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  expect_update(random_state(40'000, 5), make_launch(3, {1000, 1003, 30001, 39990}, 0b0101), 2);
+}
+
+// Segment ends inside one pack and inside one four-element quad, every other one decaying;
+// 16 segments (the table's limit) on 1 SM.
+TEST_P(SplitAdamWKernels, SegmentBoundariesInsidePacks) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  expect_update(random_state(20'000, 9),
+                make_launch(1, {2, 3, 5, 6, 9, 11, 12, 13, 14, 17, 22, 23, 4099, 4101, 8195, 19'997}, 0xaaaa), 1);
+}
+
+// Launches smaller than a pack: inside one pack, and across one pack boundary.
+TEST_P(SplitAdamWKernels, LaunchSmallerThanOnePack) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  expect_update(random_state(64, 10), make_launch(17, {19, 22}, 0b01), 0);
+  expect_update(random_state(64, 11), make_launch(13, {14, 18}, 0b10), 1);
+}
+
+// A few million elements on 3 SMs: every thread runs many chunks (the async kernel's copies of
+// the next chunk overlap the current one's math many times), with segment ends off the packs.
+TEST_P(SplitAdamWKernels, LargeLaunchOnThreeSms) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  expect_update(random_state(3'000'011, 12), make_launch(5, {1'000'003, 1'000'010, 2'999'999, 3'000'006}, 0b1001),
+                3);
+}
+
+TEST_P(SplitAdamWKernels, SkipFlagLeavesEverythingUntouched) {
   PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
   const HostState before = random_state(4096, 6);
   DeviceState device(before);
-  SplitAdamWLaunch launch;
-  launch.segment_end[launch.segment_count++] = 4096;
   DeviceBuffer<std::int32_t> skip(std::vector<std::int32_t>{1});
-  device.run(launch, AdamWHyperparameters{1e-3, 0.9, 0.95, 1e-8, 0.1, 1}, nullptr, skip.get(), 0);
-  EXPECT_EQ(device.high.download(), before.high);
-  EXPECT_EQ(device.low.download(), before.low);
-  EXPECT_EQ(device.m.download(), before.m);
+  device.run(make_launch(0, {4096}, 0), AdamWHyperparameters{1e-3, 0.9, 0.95, 1e-8, 0.1, 1}, nullptr, skip.get(), 0,
+             GetParam());
+  EXPECT_TRUE(same_bits(device.download(), before));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllKernels, SplitAdamWKernels, ::testing::ValuesIn(kKernels),
+                         [](const ::testing::TestParamInfo<SplitAdamWKernel>& info) {
+                           return std::string(train::cuda::split_adamw_kernel_name(info.param));
+                         });
+
+// The variable's values name the kernels; anything else is refused with the choices listed.
+TEST(SplitAdamWKernelName, ParsesEveryNameAndRejectsOthers) {
+  for (SplitAdamWKernel kernel : kKernels)
+    EXPECT_EQ(train::cuda::parse_split_adamw_kernel(train::cuda::split_adamw_kernel_name(kernel)), kernel);
+  try {
+    train::cuda::parse_split_adamw_kernel("fast");
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("PRIMUS_SPLIT_ADAMW_KERNEL"), std::string::npos) << message;
+    EXPECT_NE(message.find("'fast'"), std::string::npos) << message;
+    EXPECT_NE(message.find("expected one of reference, async"), std::string::npos) << message;
+  }
+  EXPECT_THROW(train::cuda::parse_split_adamw_kernel(""), std::invalid_argument);
 }
 
 TEST(SplitAdamWLaunch, RejectsABadTable) {
@@ -180,42 +261,55 @@ TEST(GatherRowsAfterAdamW, EqualsTheUpdatedTableBitForBit) {
   }
 }
 
-// Bandwidth of the launch on k SMs: how much of the optimizer a side stream of k SMs can
-// carry while the forward runs on the rest (28 bytes per parameter).
+// Bandwidth of each kernel on k SMs: how much of the optimizer a side stream of k SMs can
+// carry while the forward runs on the rest (28 bytes per parameter). The state is a random
+// block tiled over the buffers: all-zero moments would send every sqrt and division down its
+// slow path (zero and denormal operands), which training never does for long.
 TEST(Benchmark, SplitAdamWBySmCount) {
   PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
   const char* flag = std::getenv("PRIMUS_CUDA_BENCH");
   if (flag == nullptr || std::string(flag) != "1") GTEST_SKIP() << "set PRIMUS_CUDA_BENCH=1 to run timings";
-  const std::int64_t n = 1'000'000'000;
+  const std::int64_t tile = 1 << 20, n = 1'000 * tile;
+  const HostState block = random_state(tile, 13);
   DeviceBuffer<std::uint16_t> high(n), low(n);
   DeviceBuffer<float> m(n), v(n), g(n);
-  for (auto* b : {&m, &v, &g}) PRIMUS_KERNEL_CHECK(cudaMemset(b->get(), 0, n * 4));
-  PRIMUS_KERNEL_CHECK(cudaMemset(high.get(), 0, n * 2));
-  PRIMUS_KERNEL_CHECK(cudaMemset(low.get(), 0, n * 2));
-  SplitAdamWLaunch launch;
-  launch.segment_end[launch.segment_count++] = n;
-  launch.decay_mask = 1;
+  auto fill = [&](auto& buffer, const auto& values) {
+    DeviceBuffer<std::decay_t<decltype(values[0])>> source(values);
+    const std::size_t bytes = values.size() * sizeof(values[0]);
+    for (std::int64_t t = 0; t < n / tile; ++t)
+      PRIMUS_KERNEL_CHECK(cudaMemcpy(reinterpret_cast<char*>(buffer.get()) + t * bytes, source.get(), bytes,
+                                     cudaMemcpyDeviceToDevice));
+  };
+  fill(high, block.high);
+  fill(low, block.low);
+  fill(m, block.m);
+  fill(v, block.v);
+  fill(g, block.g);
+  const SplitAdamWLaunch launch = make_launch(0, {n}, 1);
   const AdamWHyperparameters hyper{3e-4, 0.9, 0.95, 1e-8, 0.1, 10};
   cudaEvent_t start, stop;
   PRIMUS_KERNEL_CHECK(cudaEventCreate(&start));
   PRIMUS_KERNEL_CHECK(cudaEventCreate(&stop));
-  for (int sms : {8, 16, 24, 32, 48, 66, 0}) {
-    auto once = [&] {
-      train::cuda::split_adamw_launch(launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(), v.get(),
-                                      g.get(), nullptr, nullptr, nullptr, hyper, sms, nullptr);
-    };
-    once();
-    PRIMUS_KERNEL_CHECK(cudaEventRecord(start));
-    for (int i = 0; i < 3; ++i) once();
-    PRIMUS_KERNEL_CHECK(cudaEventRecord(stop));
-    PRIMUS_KERNEL_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    PRIMUS_KERNEL_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    ms /= 3;
-    const double gbps = 28.0 * n / (ms * 1e-3) / 1e9;
-    std::printf("BENCH split_adamw_launch sms=%-3d %9.3f ms %8.1f GB/s (%.1f GB/s per SM)\n", sms, ms, gbps,
-                gbps / (sms > 0 ? sms : train::cuda::device_sm_count()));
-    EXPECT_GT(gbps, 0.0);
+  for (int sms : {8, 16, 24, 32, 0}) {
+    for (SplitAdamWKernel kernel : kKernels) {
+      auto once = [&] {
+        train::cuda::split_adamw_launch_with(kernel, launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(),
+                                             v.get(), g.get(), nullptr, nullptr, nullptr, hyper, sms, nullptr);
+      };
+      once();
+      PRIMUS_KERNEL_CHECK(cudaEventRecord(start));
+      for (int i = 0; i < 3; ++i) once();
+      PRIMUS_KERNEL_CHECK(cudaEventRecord(stop));
+      PRIMUS_KERNEL_CHECK(cudaEventSynchronize(stop));
+      float ms = 0.0f;
+      PRIMUS_KERNEL_CHECK(cudaEventElapsedTime(&ms, start, stop));
+      ms /= 3;
+      const double gbps = 28.0 * n / (ms * 1e-3) / 1e9;
+      std::printf("BENCH split_adamw_launch %-9s sms=%-3d %9.3f ms %8.1f GB/s (%.1f GB/s per SM)\n",
+                  train::cuda::split_adamw_kernel_name(kernel), sms, ms, gbps,
+                  gbps / (sms > 0 ? sms : train::cuda::device_sm_count()));
+      EXPECT_GT(gbps, 0.0);
+    }
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);

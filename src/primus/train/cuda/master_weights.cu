@@ -1,6 +1,8 @@
-// Split master weights: host split/join and the AdamW and loss kernels.
+// Split master weights: the AdamW kernels (reference, async), the gather of rows
+// after a pending update, the device split and the loss accumulator.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -26,30 +28,95 @@ __device__ __forceinline__ void update_one(std::uint16_t& high, std::uint16_t& l
   low = static_cast<std::uint16_t>(bits & 0xffffu);
 }
 
-// Index of the launch's segment holding `element`, scanning on from `from` (elements only
-// move forward within a thread's pack).
+// Index of the launch's segment holding `element`, scanning on from `from` (a thread's
+// elements only move forward).
 __device__ __forceinline__ int segment_from(const SplitAdamWLaunch& launch, int from, std::int64_t element) {
   while (from + 1 < launch.segment_count && element >= launch.segment_end[from]) ++from;
   return from;
 }
 
-// The launch's elements, eight per thread: 16-byte high/low, moment and gradient accesses
-// over the 8-aligned middle, all loads issued before any arithmetic; block 0 takes the
-// unaligned head and tail. 1024-thread blocks, at most 64 registers: exactly one block per
-// SM, so a grid of k blocks occupies k SMs (the overlapped optimizer relies on it).
+// kCount elements of one parameter (decay: its factor).
+template <int kCount>
+__device__ __forceinline__ void update_with_decay(std::uint16_t* h, std::uint16_t* l, float* m, float* v,
+                                                  const float* g, float decay, float clip, const AdamWScalars& s) {
+#pragma unroll
+  for (int i = 0; i < kCount; ++i) update_one(h[i], l[i], m[i], v[i], __fmul_rn(g[i], clip), decay, s);
+}
+
+// kCount consecutive elements from `first`, `seg` the segment of an element at or before
+// `first` (left at first's). One segment search and one decay factor when the run lies inside
+// one parameter (the common case: parameters are large); a search per element otherwise.
+template <int kCount>
+__device__ __forceinline__ void update_run(std::uint16_t* h, std::uint16_t* l, float* m, float* v, const float* g,
+                                           std::int64_t first, int& seg, const SplitAdamWLaunch& launch, float clip,
+                                           const AdamWScalars& s) {
+  seg = segment_from(launch, seg, first);
+  if (first + (kCount - 1) < launch.segment_end[seg]) {
+    update_with_decay<kCount>(h, l, m, v, g, (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f, clip, s);
+    return;
+  }
+  int e = seg;
+#pragma unroll
+  for (int i = 0; i < kCount; ++i) {
+    e = segment_from(launch, e, first + i);
+    const float decay = (launch.decay_mask >> e) & 1u ? s.decay_factor : 1.0f;
+    update_one(h[i], l[i], m[i], v[i], __fmul_rn(g[i], clip), decay, s);
+  }
+}
+
+// Whether this launch's update is skipped (non-finite gradients or loss).
+__device__ __forceinline__ bool skip_update(const std::int32_t* found_non_finite, const double* loss_sum) {
+  return (found_non_finite != nullptr && *found_non_finite != 0) || (loss_sum != nullptr && !isfinite(*loss_sum));
+}
+
+// The launch's 8-element packs [first_pack, end_pack): the 8-aligned middle of [begin, end).
+struct PackRange {
+  std::int64_t first_pack, end_pack;
+};
+__device__ __forceinline__ PackRange pack_range(const SplitAdamWLaunch& launch) {
+  constexpr int kPack = 8;
+  const std::int64_t begin = launch.begin, end = launch.end();
+  const std::int64_t first_pack = (begin + kPack - 1) / kPack;
+  return {first_pack, end / kPack > first_pack ? end / kPack : first_pack};
+}
+
+// Head [begin, first_pack*8) and tail [end_pack*8, end), fewer than 8 elements each: threads
+// 0..15 of block 0, one element each.
+__device__ __forceinline__ void update_head_and_tail(const SplitAdamWLaunch& launch, PackRange packs,
+                                                     std::uint16_t* high, std::uint16_t* low, float* exp_avg,
+                                                     float* exp_avg_sq, const float* grads, float clip,
+                                                     const AdamWScalars& s) {
+  constexpr int kPack = 8;
+  if (blockIdx.x != 0 || threadIdx.x >= 2 * kPack) return;
+  const std::int64_t begin = launch.begin, end = launch.end();
+  const std::int64_t head_end = packs.first_pack * kPack < end ? packs.first_pack * kPack : end;
+  const std::int64_t tail_begin = packs.end_pack * kPack > head_end ? packs.end_pack * kPack : head_end;
+  const std::int64_t i = threadIdx.x < kPack ? begin + threadIdx.x : tail_begin + (threadIdx.x - kPack);
+  const bool in_head = threadIdx.x < kPack && i < head_end;
+  const bool in_tail = threadIdx.x >= kPack && i < end;
+  if (in_head || in_tail) {
+    const int seg = segment_from(launch, 0, i);
+    const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
+    update_one(high[i], low[i], exp_avg[i], exp_avg_sq[i], __fmul_rn(grads[i], clip), decay, s);
+  }
+}
+
+// kReference: the launch's elements, eight consecutive ones per thread: 16-byte high/low,
+// moment and gradient accesses over the 8-aligned middle, all loads issued before any
+// arithmetic, a segment search per element; block 0 takes the unaligned head and tail.
+// 1024-thread blocks, at most 64 registers: exactly one block per SM, so a grid of k blocks
+// occupies k SMs (the overlapped optimizer relies on it).
 __global__ void __launch_bounds__(1024, 1)
     split_adamw_kernel(const SplitAdamWLaunch launch, std::uint16_t* high, std::uint16_t* low, float* exp_avg,
                        float* exp_avg_sq, const float* grads, const float* clip_coeff,
                        const std::int32_t* found_non_finite, const double* loss_sum, AdamWScalars s) {
-  if ((found_non_finite != nullptr && *found_non_finite != 0) || (loss_sum != nullptr && !isfinite(*loss_sum))) return;
+  if (skip_update(found_non_finite, loss_sum)) return;
   constexpr int kPack = 8;
   const float clip = clip_coeff != nullptr ? *clip_coeff : 1.0f;
-  const std::int64_t begin = launch.begin, end = launch.end();
-  const std::int64_t first_pack = (begin + kPack - 1) / kPack;
-  const std::int64_t end_pack = end / kPack > first_pack ? end / kPack : first_pack;
+  const PackRange packs = pack_range(launch);
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t pack = first_pack + blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-       pack < end_pack; pack += stride) {
+  for (std::int64_t pack = packs.first_pack + blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+       pack < packs.end_pack; pack += stride) {
     uint4 hi8 = reinterpret_cast<const uint4*>(high)[pack];
     uint4 lo8 = reinterpret_cast<const uint4*>(low)[pack];
     float4 m8[2] = {reinterpret_cast<const float4*>(exp_avg)[2 * pack], reinterpret_cast<const float4*>(exp_avg)[2 * pack + 1]};
@@ -76,19 +143,139 @@ __global__ void __launch_bounds__(1024, 1)
     reinterpret_cast<float4*>(exp_avg_sq)[2 * pack] = v8[0];
     reinterpret_cast<float4*>(exp_avg_sq)[2 * pack + 1] = v8[1];
   }
-  // Head [begin, first_pack*8) and tail [end_pack*8, end): fewer than 8 elements each.
-  if (blockIdx.x == 0 && threadIdx.x < 2 * kPack) {
-    const std::int64_t head_end = first_pack * kPack < end ? first_pack * kPack : end;
-    const std::int64_t tail_begin = end_pack * kPack > head_end ? end_pack * kPack : head_end;
-    const std::int64_t i = threadIdx.x < kPack ? begin + threadIdx.x : tail_begin + (threadIdx.x - kPack);
-    const bool in_head = threadIdx.x < kPack && i < head_end;
-    const bool in_tail = threadIdx.x >= kPack && i < end;
-    if (in_head || in_tail) {
-      const int seg = segment_from(launch, 0, i);
-      const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
-      update_one(high[i], low[i], exp_avg[i], exp_avg_sq[i], __fmul_rn(grads[i], clip), decay, s);
+  update_head_and_tail(launch, packs, high, low, exp_avg, exp_avg_sq, grads, clip, s);
+}
+
+// Four consecutive elements (a quad q: elements 4q..4q+3) as one access of each array moves them.
+struct Quad {
+  uint2 high, low;
+  float4 exp_avg, exp_avg_sq, grad;
+  __device__ std::uint16_t* h() { return reinterpret_cast<std::uint16_t*>(&high); }
+  __device__ std::uint16_t* l() { return reinterpret_cast<std::uint16_t*>(&low); }
+  __device__ float* m() { return reinterpret_cast<float*>(&exp_avg); }
+  __device__ float* v() { return reinterpret_cast<float*>(&exp_avg_sq); }
+  __device__ const float* g() const { return reinterpret_cast<const float*>(&grad); }
+};
+
+// Writes quad q's new high, low and moments.
+__device__ __forceinline__ void store_quad(const Quad& x, std::int64_t q, std::uint16_t* high, std::uint16_t* low,
+                                           float* exp_avg, float* exp_avg_sq) {
+  reinterpret_cast<uint2*>(high)[q] = x.high;
+  reinterpret_cast<uint2*>(low)[q] = x.low;
+  reinterpret_cast<float4*>(exp_avg)[q] = x.exp_avg;
+  reinterpret_cast<float4*>(exp_avg_sq)[q] = x.exp_avg_sq;
+}
+
+// cp.async: a global -> shared copy that holds no register while in flight. `after` is an
+// operand only: the copy cannot issue before the registers it was computed from are written.
+template <int kBytes>
+__device__ __forceinline__ void copy_async(void* shared, const void* global, unsigned after) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+  if constexpr (kBytes == 16)
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16; // after %2\n" ::"r"(address), "l"(global), "r"(after)
+                 : "memory");
+  else
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2; // after %3\n" ::"r"(address), "l"(global), "n"(kBytes),
+                 "r"(after)
+                 : "memory");
+}
+__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void copy_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+// kAsync's shared memory: a chunk of 2 * 1024 quads, per field, thread t's two quads at [0][t]
+// and [1][t] (consecutive threads, consecutive addresses: no bank conflicts). 128 KB: more than
+// half of an SM's shared memory, so a second block never fits beside the first.
+constexpr int kAsyncThreads = 1024;
+struct AsyncChunk {
+  uint2 high[2][kAsyncThreads], low[2][kAsyncThreads];
+  float4 exp_avg[2][kAsyncThreads], exp_avg_sq[2][kAsyncThreads], grad[2][kAsyncThreads];
+};
+static_assert(sizeof(AsyncChunk) > 228 * 1024 / 2, "one block per SM: a second must not fit beside it");
+
+// kAsync: the launch's 8-aligned middle in chunks of 2 * 1024 four-element quads; block b takes
+// chunks b, b + grid, ...; thread t owns quads t and 1024 + t of each, so that every warp access,
+// load or store, covers whole 32-byte sectors (kReference's eight consecutive elements per thread
+// store each moment sector in two 16-byte halves: a memory-only probe of that pattern moved
+// ~55-62 GB/s per SM on an H100, this one ~102-106). The next chunk is copied into shared memory
+// (cp.async) while the current one is computed from registers, so a thread never waits for
+// memory and math in turn: each thread reads its 8 elements of chunk i out of shared memory,
+// issues the copies of chunk i + 1 into the same slots (its own: no block barrier; ordered after
+// those reads by a register dependency), then computes chunk i and stores it to global memory.
+__global__ void __launch_bounds__(kAsyncThreads, 1)
+    split_adamw_async_kernel(const SplitAdamWLaunch launch, std::uint16_t* high, std::uint16_t* low, float* exp_avg,
+                             float* exp_avg_sq, const float* grads, const float* clip_coeff,
+                             const std::int32_t* found_non_finite, const double* loss_sum, AdamWScalars s) {
+  if (skip_update(found_non_finite, loss_sum)) return;
+  constexpr int kQuad = 4;
+  extern __shared__ uint4 shared_words[];
+  AsyncChunk& chunk = *reinterpret_cast<AsyncChunk*>(shared_words);
+  const float clip = clip_coeff != nullptr ? *clip_coeff : 1.0f;
+  const PackRange packs = pack_range(launch);
+  const std::int64_t end_quad = 2 * packs.end_pack;
+  const int t = static_cast<int>(threadIdx.x);
+  // This thread's quad `half` of the block's i-th chunk (at or past end_quad once the block has run out).
+  auto quad = [&](std::int64_t i, int half) {
+    return 2 * packs.first_pack + (blockIdx.x + i * static_cast<std::int64_t>(gridDim.x)) * (2 * kAsyncThreads) +
+           half * kAsyncThreads + t;
+  };
+  auto issue = [&](std::int64_t i, unsigned after) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const std::int64_t q = quad(i, half);
+      if (q < end_quad) {
+        copy_async<8>(&chunk.high[half][t], reinterpret_cast<const uint2*>(high) + q, after);
+        copy_async<8>(&chunk.low[half][t], reinterpret_cast<const uint2*>(low) + q, after);
+        copy_async<16>(&chunk.exp_avg[half][t], reinterpret_cast<const float4*>(exp_avg) + q, after);
+        copy_async<16>(&chunk.exp_avg_sq[half][t], reinterpret_cast<const float4*>(exp_avg_sq) + q, after);
+        copy_async<16>(&chunk.grad[half][t], reinterpret_cast<const float4*>(grads) + q, after);
+      }
+    }
+    copy_async_commit();
+  };
+  issue(0, 0);
+  int seg = 0;  // this thread's quads only move forward
+  for (std::int64_t i = 0; quad(i, 0) < end_quad; ++i) {
+    // Both quads inside one parameter (nearly always): one segment search for the eight elements.
+    const std::int64_t q0 = quad(i, 0), q1 = quad(i, 1);
+    seg = segment_from(launch, seg, kQuad * q0);
+    const bool uniform = kQuad * (q1 < end_quad ? q1 : q0) + (kQuad - 1) < launch.segment_end[seg];
+    const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
+    copy_async_wait_all();  // this thread's copies of chunk i have landed
+    Quad x[2];
+#pragma unroll
+    for (int half = 0; half < 2; ++half)
+      x[half] = {chunk.high[half][t], chunk.low[half][t], chunk.exp_avg[half][t], chunk.exp_avg_sq[half][t],
+                 chunk.grad[half][t]};
+    // One word of every shared-memory read: the copies that overwrite the slots wait for the reads.
+    unsigned after = 0;
+#pragma unroll
+    for (int half = 0; half < 2; ++half)
+      after ^= x[half].high.x ^ x[half].low.x ^ __float_as_uint(x[half].exp_avg.x) ^
+               __float_as_uint(x[half].exp_avg_sq.x) ^ __float_as_uint(x[half].grad.x);
+    issue(i + 1, after);
+    if (uniform) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const std::int64_t q = half == 0 ? q0 : q1;
+        if (q < end_quad) {
+          update_with_decay<kQuad>(x[half].h(), x[half].l(), x[half].m(), x[half].v(), x[half].g(), decay, clip, s);
+          store_quad(x[half], q, high, low, exp_avg, exp_avg_sq);
+        }
+      }
+      continue;
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const std::int64_t q = half == 0 ? q0 : q1;
+      if (q < end_quad) {
+        update_run<kQuad>(x[half].h(), x[half].l(), x[half].m(), x[half].v(), x[half].g(), kQuad * q, seg, launch,
+                          clip, s);
+        store_quad(x[half], q, high, low, exp_avg, exp_avg_sq);
+      }
     }
   }
+  copy_async_wait_all();  // no copy outlives the block (the last issue copies nothing)
+  update_head_and_tail(launch, packs, high, low, exp_avg, exp_avg_sq, grads, clip, s);
 }
 
 __global__ void gather_after_adamw_kernel(std::uint16_t* out, const std::int32_t* tokens, std::int64_t rows,
@@ -155,10 +342,52 @@ int device_sm_count() {
   return count;
 }
 
+namespace {
+
+constexpr SplitAdamWKernel kSplitAdamWKernels[] = {SplitAdamWKernel::kReference, SplitAdamWKernel::kAsync};
+
+}  // namespace
+
+const char* split_adamw_kernel_name(SplitAdamWKernel kernel) {
+  switch (kernel) {
+    case SplitAdamWKernel::kReference:
+      return "reference";
+    case SplitAdamWKernel::kAsync:
+      return "async";
+  }
+  return "?";
+}
+
+SplitAdamWKernel parse_split_adamw_kernel(const char* name) {
+  std::string choices;
+  for (SplitAdamWKernel kernel : kSplitAdamWKernels) {
+    if (name != nullptr && std::string(name) == split_adamw_kernel_name(kernel)) return kernel;
+    choices += std::string(choices.empty() ? "" : ", ") + split_adamw_kernel_name(kernel);
+  }
+  throw std::invalid_argument(std::string("PRIMUS_SPLIT_ADAMW_KERNEL: '") + (name != nullptr ? name : "") +
+                              "' is not a kernel; expected one of " + choices);
+}
+
+SplitAdamWKernel split_adamw_kernel_from_environment() {
+  static const SplitAdamWKernel kernel = [] {
+    const char* name = std::getenv("PRIMUS_SPLIT_ADAMW_KERNEL");
+    return name == nullptr || *name == '\0' ? SplitAdamWKernel::kAsync : parse_split_adamw_kernel(name);
+  }();
+  return kernel;
+}
+
 void split_adamw_launch(const SplitAdamWLaunch& launch, __nv_bfloat16* high, std::uint16_t* low, float* exp_avg,
                         float* exp_avg_sq, const float* grads, const float* clip_coeff,
                         const std::int32_t* found_non_finite, const double* loss_sum,
                         const AdamWHyperparameters& hyper, int sms, cudaStream_t stream) {
+  split_adamw_launch_with(split_adamw_kernel_from_environment(), launch, high, low, exp_avg, exp_avg_sq, grads,
+                          clip_coeff, found_non_finite, loss_sum, hyper, sms, stream);
+}
+
+void split_adamw_launch_with(SplitAdamWKernel kernel, const SplitAdamWLaunch& launch, __nv_bfloat16* high,
+                             std::uint16_t* low, float* exp_avg, float* exp_avg_sq, const float* grads,
+                             const float* clip_coeff, const std::int32_t* found_non_finite, const double* loss_sum,
+                             const AdamWHyperparameters& hyper, int sms, cudaStream_t stream) {
   using ops::cuda::is_aligned;
   bool ordered = launch.segment_count >= 1 && launch.segment_count <= SplitAdamWLaunch::kMaxSegments &&
                  launch.begin >= 0 && launch.begin < launch.segment_end[0];
@@ -175,8 +404,21 @@ void split_adamw_launch(const SplitAdamWLaunch& launch, __nv_bfloat16* high, std
   const int limit = sms > 0 ? std::min(sms, device_sm_count()) : device_sm_count();
   const int blocks =
       static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>((packs + threads - 1) / threads, limit)));
-  split_adamw_kernel<<<blocks, threads, 0, stream>>>(launch, reinterpret_cast<std::uint16_t*>(high), low, exp_avg,
-                                                     exp_avg_sq, grads, clip_coeff, found_non_finite, loss_sum, s);
+  auto* high_bits = reinterpret_cast<std::uint16_t*>(high);
+  if (kernel == SplitAdamWKernel::kAsync) {
+    constexpr int shared_bytes = sizeof(AsyncChunk);
+    static const bool shared_raised = [] {  // more than 48 KB only once the limit is raised
+      PRIMUS_CUDA_CHECK(cudaFuncSetAttribute(split_adamw_async_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             shared_bytes));
+      return true;
+    }();
+    (void)shared_raised;
+    split_adamw_async_kernel<<<blocks, threads, shared_bytes, stream>>>(
+        launch, high_bits, low, exp_avg, exp_avg_sq, grads, clip_coeff, found_non_finite, loss_sum, s);
+  } else {
+    split_adamw_kernel<<<blocks, threads, 0, stream>>>(launch, high_bits, low, exp_avg, exp_avg_sq, grads, clip_coeff,
+                                                       found_non_finite, loss_sum, s);
+  }
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }
 

@@ -38,13 +38,35 @@ struct SplitAdamWLaunch {
 };
 
 // AdamW (torch.optim.AdamW order, as primus::optim::AdamW::step) on the split master weights
-// for one launch's elements, on at most `sms` SMs (0: the whole device; one 1024-thread block
-// per SM). The gradient is scaled by *clip_coeff; the update is skipped when
+// for one launch's elements, on at most `sms` SMs (0: the whole device; exactly one block per
+// SM, whichever kernel runs). The gradient is scaled by *clip_coeff; the update is skipped when
 // *found_non_finite != 0 or *loss_sum is not finite.
 void split_adamw_launch(const SplitAdamWLaunch& launch, __nv_bfloat16* high, std::uint16_t* low, float* exp_avg,
                         float* exp_avg_sq, const float* grads, const float* clip_coeff,
                         const std::int32_t* found_non_finite, const double* loss_sum,
                         const ops::cuda::AdamWHyperparameters& hyper, int sms, cudaStream_t stream);
+
+// The kernels that can run split_adamw_launch: the same update, bit for bit, at different
+// speeds per SM (1024-thread blocks, one per SM, eight elements per thread at a time).
+// kReference: the thread's eight consecutive elements loaded, then computed, with a segment
+// search per element. kAsync: every warp access covers whole 32-byte sectors, one segment
+// search per four elements, and the thread's next elements are copied into shared memory
+// (cp.async) while its current ones are computed. split_adamw_launch runs the one
+// PRIMUS_SPLIT_ADAMW_KERNEL names (reference or async; read once; default async).
+enum class SplitAdamWKernel { kReference, kAsync };
+
+// The kernel a name denotes; std::invalid_argument naming the variable, the value and the
+// choices otherwise.
+SplitAdamWKernel parse_split_adamw_kernel(const char* name);
+// The kernel PRIMUS_SPLIT_ADAMW_KERNEL names (read at the first call), kAsync when unset.
+SplitAdamWKernel split_adamw_kernel_from_environment();
+const char* split_adamw_kernel_name(SplitAdamWKernel kernel);
+
+// split_adamw_launch with the kernel chosen by the caller (tests and timings compare them).
+void split_adamw_launch_with(SplitAdamWKernel kernel, const SplitAdamWLaunch& launch, __nv_bfloat16* high,
+                             std::uint16_t* low, float* exp_avg, float* exp_avg_sq, const float* grads,
+                             const float* clip_coeff, const std::int32_t* found_non_finite, const double* loss_sum,
+                             const ops::cuda::AdamWHyperparameters& hyper, int sms, cudaStream_t stream);
 
 // out[r, :] = the bf16 model weights of row tokens[r] of a table of split master weights
 // (elements [table_offset, table_offset + vocab * hidden)) as an AdamW update of that table
