@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "kernel_test_support.hpp"
+#include "primus/ops/cuda/device_info.hpp"
 #include "primus/train/cuda/master_weights.hpp"
 
 namespace primus::ops::cuda::test {
@@ -307,7 +308,7 @@ TEST(Benchmark, SplitAdamWBySmCount) {
       const double gbps = 28.0 * n / (ms * 1e-3) / 1e9;
       std::printf("BENCH split_adamw_launch %-9s sms=%-3d %9.3f ms %8.1f GB/s (%.1f GB/s per SM)\n",
                   train::cuda::split_adamw_kernel_name(kernel), sms, ms, gbps,
-                  gbps / (sms > 0 ? sms : train::cuda::device_sm_count()));
+                  gbps / (sms > 0 ? sms : ops::cuda::device_sm_count()));
       EXPECT_GT(gbps, 0.0);
     }
   }

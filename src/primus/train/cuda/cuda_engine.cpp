@@ -10,6 +10,7 @@
 #include "primus/model/cuda/parameter_fences.hpp"
 #include "primus/model/parameter_init.hpp"
 #include "primus/ops/cuda/cuda_check.hpp"
+#include "primus/ops/cuda/device_info.hpp"
 #include "primus/ops/cuda/grad_norm.hpp"
 #include "primus/train/cuda/master_weights.hpp"
 
@@ -114,7 +115,7 @@ void CudaEngine::configure_optimizer() {
       launch_group_.push_back(g);
     }
   }
-  const int device_sms = device_sm_count();
+  const int device_sms = ops::cuda::device_sm_count();
   overlap_sms_ = env_int("PRIMUS_OPTIMIZER_OVERLAP_SMS", 24, 0, device_sms / 2);
   if (overlap_sms_ == 0) return;
   fences_ = std::make_unique<model::cuda::ParameterFences>(groups);

@@ -8,6 +8,7 @@
 
 #include "primus/ops/cuda/adamw_math.cuh"
 #include "primus/ops/cuda/cuda_check.hpp"
+#include "primus/ops/cuda/device_info.hpp"
 #include "primus/ops/cuda/kernel_check.hpp"
 #include "primus/train/cuda/master_weights.hpp"
 
@@ -332,16 +333,6 @@ __global__ void weighted_loss_kernel(double* loss_sum, const float* losses, cons
 
 }  // namespace
 
-int device_sm_count() {
-  static const int count = [] {
-    int device = 0, sms = 0;
-    PRIMUS_CUDA_CHECK(cudaGetDevice(&device));
-    PRIMUS_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    return sms;
-  }();
-  return count;
-}
-
 namespace {
 
 constexpr SplitAdamWKernel kSplitAdamWKernels[] = {SplitAdamWKernel::kReference, SplitAdamWKernel::kAsync};
@@ -401,7 +392,7 @@ void split_adamw_launch_with(SplitAdamWKernel kernel, const SplitAdamWLaunch& la
   const AdamWScalars s = ops::cuda::adamw_scalars(hyper);
   const int threads = 1024;
   const std::int64_t packs = (launch.end() - launch.begin) / 8 + 2;
-  const int limit = sms > 0 ? std::min(sms, device_sm_count()) : device_sm_count();
+  const int limit = sms > 0 ? std::min(sms, ops::cuda::device_sm_count()) : ops::cuda::device_sm_count();
   const int blocks =
       static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>((packs + threads - 1) / threads, limit)));
   auto* high_bits = reinterpret_cast<std::uint16_t*>(high);
@@ -433,7 +424,7 @@ void gather_rows_after_adamw(__nv_bfloat16* out, const std::int32_t* tokens, std
   if (rows == 0) return;
   const AdamWScalars s = ops::cuda::adamw_scalars(hyper);
   const std::int64_t count = rows * hidden;
-  const int blocks = static_cast<int>(std::min<std::int64_t>((count + 255) / 256, std::int64_t{132} * 16));
+  const int blocks = static_cast<int>(std::min<std::int64_t>((count + 255) / 256, std::int64_t{ops::cuda::device_sm_count()} * 16));
   gather_after_adamw_kernel<<<blocks, 256, 0, stream>>>(
       reinterpret_cast<std::uint16_t*>(out), tokens, rows, vocab, hidden, table_offset,
       decay ? s.decay_factor : 1.0f, reinterpret_cast<const std::uint16_t*>(high), low, exp_avg, exp_avg_sq, grads,
@@ -444,7 +435,7 @@ void gather_rows_after_adamw(__nv_bfloat16* out, const std::int32_t* tokens, std
 void split_master_weights_on_device(const float* in, __nv_bfloat16* high, std::uint16_t* low, std::int64_t count,
                                     cudaStream_t stream) {
   if (count == 0) return;
-  const int blocks = static_cast<int>(std::min<std::int64_t>((count + 255) / 256, 132 * 32));
+  const int blocks = static_cast<int>(std::min<std::int64_t>((count + 255) / 256, std::int64_t{ops::cuda::device_sm_count()} * 32));
   split_kernel<<<blocks, 256, 0, stream>>>(in, reinterpret_cast<std::uint16_t*>(high), low, count);
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }

@@ -82,8 +82,6 @@ void gather_rows_after_adamw(__nv_bfloat16* out, const std::int32_t* tokens, std
                              const double* loss_sum, const ops::cuda::AdamWHyperparameters& hyper,
                              cudaStream_t stream);
 
-// Streaming multiprocessors of the current device.
-int device_sm_count();
 
 // *loss_sum (= when reset, else +=) Σ_r losses[r] * weights[r], one block, fixed order (deterministic).
 void accumulate_weighted_loss(double* loss_sum, const float* losses, const float* weights, std::int64_t rows,
