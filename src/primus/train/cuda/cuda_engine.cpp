@@ -111,8 +111,7 @@ void CudaEngine::configure_optimizer() {
         if (p.weight_decay) launch.decay_mask |= 1u << launch.segment_count;
         launch.segment_end[launch.segment_count++] = p.offset + p.numel;
       }
-      launches_.push_back(launch);
-      launch_group_.push_back(g);
+      launches_.push_back({launch, g});
     }
   }
   const int device_sms = ops::cuda::device_sm_count();
@@ -128,13 +127,14 @@ void CudaEngine::configure_optimizer() {
                       config_.model.untie_embeddings_and_output_weights &&
                       first.name == "embedding.word_embeddings.weight" && groups.front().end == first.offset + first.numel;
   // How many layers' forward run beside the tail: its bytes (28 per parameter) at what the
-  // reserved SMs stream (split_adamw_launch measured ~50 GB/s per SM on an H100, at most
-  // ~2.7 TB/s) against one layer's forward FLOPs at ~600 TFLOP/s. Only sets which GEMMs
-  // leave the SMs free; an estimate is enough (PRIMUS_OPTIMIZER_OVERLAP_LAYERS overrides it).
+  // reserved SMs stream (split_adamw_launch: ~95 GB/s per SM alone on an H100, assumed ~60
+  // beside the forward, at most ~2.7 TB/s) against one layer's forward FLOPs at ~600 TFLOP/s.
+  // Only sets which GEMMs leave the SMs free: an overestimate costs little, an underestimate
+  // makes GEMMs planned for every SM wait for the tail's (PRIMUS_OPTIMIZER_OVERLAP_LAYERS overrides it).
   const auto& m = config_.model;
   const std::int64_t tail_begin = defer_embeddings_ ? 0 : fences_->groups().front().end;
   const double tail_bytes = 28.0 * static_cast<double>(layout_.total_numel - tail_begin);
-  const double tail_seconds = tail_bytes / std::min(2.7e12, 50e9 * overlap_sms_);
+  const double tail_seconds = tail_bytes / std::min(2.7e12, 60e9 * overlap_sms_);
   const double rows = static_cast<double>(config_.training.micro_batch_size) * m.seq_length;
   const double attention_flops = 2.0 * rows * m.seq_length * m.num_attention_heads * m.kv_channels;  // causal fwd
   const double layer_seconds = (2.0 * rows * static_cast<double>(layer_params) + attention_flops) / 600e12;
@@ -148,8 +148,8 @@ void CudaEngine::enqueue_word_embedding_update() const {
   model_->defer_word_embeddings(nullptr);
   PRIMUS_CUDA_CHECK(cudaEventRecord(embeddings_read_, stream_));
   PRIMUS_CUDA_CHECK(cudaStreamWaitEvent(optimizer_stream_, embeddings_read_, 0));
-  for (std::size_t i = 0; i < launches_.size() && launch_group_[i] == 0; ++i)
-    split_adamw_launch(launches_[i], weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, &scalars_->clip_coeff,
+  for (std::size_t i = 0; i < launches_.size() && launches_[i].group == 0; ++i)
+    split_adamw_launch(launches_[i].launch, weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, &scalars_->clip_coeff,
                        &scalars_->found_non_finite, &scalars_->loss_sum, pending_hyper_, overlap_sms_,
                        optimizer_stream_);
   fences_->record(0, optimizer_stream_);
@@ -290,12 +290,12 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
     PRIMUS_CUDA_CHECK(cudaStreamWaitEvent(optimizer_stream_, clip_ready_, 0));
   }
   for (std::size_t i = 0; i < launches_.size(); ++i) {
-    const std::size_t group = launch_group_[i];
+    const std::size_t group = launches_[i].group;
     if (defer_embeddings_ && group == 0) continue;  // after the next forward's gather, below
     const int sms = fences_ != nullptr && group > 0 ? overlap_sms_ : 0;  // the first group is read first
-    split_adamw_launch(launches_[i], weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, &scalars_->clip_coeff,
-                       &scalars_->found_non_finite, &scalars_->loss_sum, hyper, sms, optimizer);
-    if (fences_ != nullptr && (i + 1 == launches_.size() || launch_group_[i + 1] != group)) {
+    split_adamw_launch(launches_[i].launch, weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_,
+                       &scalars_->clip_coeff, &scalars_->found_non_finite, &scalars_->loss_sum, hyper, sms, optimizer);
+    if (fences_ != nullptr && (i + 1 == launches_.size() || launches_[i + 1].group != group)) {
       fences_->record(group, optimizer);
       if (timeline_) timeline_->mark("tail.group" + std::to_string(100 + group).substr(1), optimizer);
     }

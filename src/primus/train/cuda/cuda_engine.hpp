@@ -89,8 +89,11 @@ class CudaEngine final : public TrainingEngine {
   cudaStream_t optimizer_stream_ = nullptr;  // the overlapped AdamW groups
   cudaEvent_t clip_ready_ = nullptr;
   int overlap_sms_ = 0, overlap_layers_ = 0;
-  std::vector<SplitAdamWLaunch> launches_;
-  std::vector<std::size_t> launch_group_;  // the parameter group each launch belongs to
+  struct GroupLaunch {
+    SplitAdamWLaunch launch;
+    std::size_t group;  // the parameter group (fence) it belongs to
+  };
+  std::vector<GroupLaunch> launches_;
   // Word embeddings (group 0, untied) updated after the next forward's gather, which computes
   // the rows it reads on the fly (PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS, default 1 with the overlap).
   bool defer_embeddings_ = false;
