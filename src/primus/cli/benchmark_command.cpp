@@ -70,11 +70,16 @@ std::vector<model::MicroBatch> random_micro_batches(const config::TrainConfig& c
 void run_benchmark(const BenchmarkArgs& args, const std::vector<std::string>& overrides) {
   if (args.iters < 1) throw std::invalid_argument(fmt::format("--iters {}: expected >= 1", args.iters));
   if (args.warmup < 0) throw std::invalid_argument(fmt::format("--warmup {}: expected >= 0", args.warmup));
+  // Where the launch time goes, phase by phase (seconds since launch at each phase's end).
+  const double launched_s = seconds_since_launch();
   config::BuildOptions options;
   const auto resolved = config::resolve_experiment(args.config_path, overrides);
   const auto c = config::build_train_config(resolved, options, nullptr);
+  const double config_s = seconds_since_launch();
   auto engine = train::make_engine(c);
+  const double engine_s = seconds_since_launch();
   engine->init_parameters(static_cast<std::uint64_t>(c.training.seed));
+  const double init_s = seconds_since_launch();
   const int micro_batches = c.training.num_micro_batches;
   const auto batches = random_micro_batches(c, micro_batches);
   auto step = [&] {
@@ -85,6 +90,9 @@ void run_benchmark(const BenchmarkArgs& args, const std::vector<std::string>& ov
   const double first_iteration_s = seconds_since_launch();
   fmt::print("benchmark: backend {}, {} parameters, first iteration done {:.2f} s after launch (loss {:.4f})\n",
              engine->backend_name(), engine->num_parameters(), first_iteration_s, first.loss);
+  fmt::print("benchmark: launch phases: process start to main {:.2f} s, config {:.2f} s, engine (device buffers, "
+             "libraries) {:.2f} s, parameter init and upload {:.2f} s, first step {:.2f} s\n",
+             launched_s, config_s - launched_s, engine_s - config_s, init_s - engine_s, first_iteration_s - init_s);
   for (int i = 1; i < args.warmup; ++i) step();
   const auto begin = std::chrono::steady_clock::now();
   train::StepResult last;

@@ -1,0 +1,47 @@
+// `primus benchmark` on the tiny model and the cpu backend, run as a user would: the
+// throughput line, the launch-phase line (whose phases add up to the launch time it
+// reports), and a last line of JSON with the figures.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+TEST(BenchmarkCommand, PrintsThroughputLaunchPhasesAndJson) {
+  const std::string cmd = std::string("PRIMUS_WORKSPACE=/tmp/primus_benchmark_test ") + PRIMUS_BINARY +
+                          " benchmark --config " + PRIMUS_SOURCE_DIR +
+                          "/examples/megatron/configs/tiny_llama-pretrain.yaml --backend cpu --iters 2 --warmup 1 "
+                          "--train_iters 3 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  std::array<char, 512> buf{};
+  while (fgets(buf.data(), buf.size(), pipe)) out += buf.data();
+  ASSERT_EQ(pclose(pipe), 0) << out;
+  EXPECT_NE(out.find("benchmark: backend cpu"), std::string::npos) << out;
+  EXPECT_NE(out.find("tokens/s"), std::string::npos) << out;
+  std::smatch first, phases;
+  ASSERT_TRUE(std::regex_search(out, first, std::regex(R"(first iteration done ([0-9.]+) s after launch)"))) << out;
+  ASSERT_TRUE(std::regex_search(out, phases,
+                                std::regex(R"(launch phases: process start to main ([0-9.]+) s, config ([0-9.]+) s, )"
+                                           R"(engine \(device buffers, libraries\) ([0-9.]+) s, parameter init and )"
+                                           R"(upload ([0-9.]+) s, first step ([0-9.]+) s)")))
+      << out;
+  double sum = 0.0;
+  for (int i = 1; i <= 5; ++i) sum += std::stod(phases[i]);
+  EXPECT_NEAR(sum, std::stod(first[1]), 0.05) << out;  // printed with two decimals each
+  EXPECT_GT(std::stod(phases[5]), 0.0) << "a first step takes time: " << out;
+  // The last line is one JSON object with the figures.
+  std::istringstream lines(out);
+  std::string line, last;
+  while (std::getline(lines, line))
+    if (!line.empty()) last = line;
+  const auto json = nlohmann::json::parse(last);
+  EXPECT_EQ(json.at("backend"), "cpu");
+  EXPECT_GT(json.at("ms_per_iter").get<double>(), 0.0);
+  EXPECT_GT(json.at("tokens_per_s").get<double>(), 0.0);
+}
