@@ -1,5 +1,5 @@
 // The checkpoint keys as the trainer honours them: no_save_optim / no_load_optim,
-// finetune, disable_last_saving and save_interval.
+// finetune, disable_last_saving, save_interval and override_opt_param_scheduler.
 #include <gtest/gtest.h>
 
 #include "trainer_test_support.hpp"
@@ -111,11 +111,6 @@ TEST(TrainerCheckpointFlags, DisableLastSavingLeavesNoFinalCheckpoint) {
   EXPECT_EQ(checkpoint::latest_checkpoint_iteration(experiment_paths(last.config).checkpoints), 7);
 }
 
-}  // namespace
-}  // namespace primus::train::testing
-
-namespace primus::train::testing {
-namespace {
 
 // Resuming under a different schedule (train_iters changed, lr_decay_iters following it) is an
 // error naming the key to set, unless override_opt_param_scheduler lets the config's schedule win.

@@ -154,5 +154,33 @@ TEST(TrainerEval, ValidationLinesAndSummaryWithoutDisturbingTraining) {
   EXPECT_EQ(a, b);
 }
 
+// With a test share in `split`, the end of training also evaluates eval_iters batches of the
+// test split from its beginning, on Megatron's "on test set" line, after the validation one.
+TEST(TrainerEval, EndOfTrainingEvaluatesTheTestSplitWhenThereIsOne) {
+  ScratchDirectory scratch;
+  const auto with_test = tiny_experiment(
+      scratch.path(), {"exp_name=with_test", "train_iters=4", "eval_interval=4", "eval_iters=2", "split=90,5,5"});
+  const TrainSummary summary = train(with_test);
+  ASSERT_TRUE(summary.final_validation_loss.has_value());
+  ASSERT_TRUE(summary.final_test_loss.has_value());
+  EXPECT_TRUE(std::isfinite(*summary.final_test_loss));
+  EXPECT_NEAR(*summary.final_test_loss, summary.iterations.back().lm_loss, 0.5);  // same distribution
+  const std::string log = read_text(experiment_root(with_test) / "logs" / "rank-0.log");
+  const std::string test_line =
+      fmt::format(" validation loss at iteration 4 on test set | lm loss value: {:.6E} | lm loss PPL: {:.6E} | ",
+                  *summary.final_test_loss, std::exp(*summary.final_test_loss));
+  ASSERT_NE(log.find(test_line), std::string::npos) << test_line << "\n" << log;
+  EXPECT_LT(log.find("iteration 4 on validation set"), log.find(test_line));
+  EXPECT_LT(log.find(test_line), log.find("training finished at iteration 4"));
+
+  // No test share: no test evaluation.
+  const auto without_test = tiny_experiment(
+      scratch.path(), {"exp_name=without_test", "train_iters=4", "eval_interval=4", "eval_iters=2", "split=95,5,0"});
+  const TrainSummary plain = train(without_test);
+  EXPECT_TRUE(plain.final_validation_loss.has_value());
+  EXPECT_FALSE(plain.final_test_loss.has_value());
+  EXPECT_EQ(read_text(experiment_root(without_test) / "logs" / "rank-0.log").find("on test set"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace primus::train::testing

@@ -219,19 +219,18 @@ struct Trainer::State {
   // The next eval_iters global batches of a split from `consumed` on (for validation, where the
   // previous evaluation stopped, wrapping around as Megatron's cyclic iterator does).
   double evaluate(const std::shared_ptr<const data::GPTSampleSource>& split, std::int64_t& consumed) {
-    data::MicroBatchIterator valid_iterator(split, config.training.micro_batch_size, 0,
-                                            config.parallel.data_parallel_size, consumed, config.data.eod_token_id,
-                                            config.data.eod_mask_loss, config.data.reset_position_ids,
-                                            /*cyclic=*/true);
+    data::MicroBatchIterator iterator(split, config.training.micro_batch_size, 0, config.parallel.data_parallel_size,
+                                      consumed, config.data.eod_token_id, config.data.eod_mask_loss,
+                                      config.data.reset_position_ids, /*cyclic=*/true);
     double loss_sum = 0.0;
     int count = 0;
     for (int i = 0; i < config.training.eval_iters; ++i) {
       for (int m = 0; m < config.training.num_micro_batches; ++m) {
-        loss_sum += engine->evaluate_loss(to_micro_batch(valid_iterator.next()));
+        loss_sum += engine->evaluate_loss(to_micro_batch(iterator.next()));
         ++count;
       }
     }
-    consumed = valid_iterator.consumed_samples();
+    consumed = iterator.consumed_samples();
     return loss_sum / std::max(1, count);
   }
 
