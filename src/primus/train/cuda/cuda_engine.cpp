@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "primus/model/cuda/device_init.hpp"
 #include "primus/model/cuda/parameter_fences.hpp"
 #include "primus/model/parameter_init.hpp"
 #include "primus/ops/cuda/cuda_check.hpp"
@@ -175,11 +176,20 @@ CudaEngine::~CudaEngine() {
 }
 
 void CudaEngine::init_parameters(std::uint64_t seed) {
-  // Not value-initialised: init_parameters writes every element (saves a pass over ~11 GB at 8B).
-  const std::size_t n = static_cast<std::size_t>(layout_.total_numel);
-  std::unique_ptr<float[]> host(new float[n]);
-  model::init_parameters(layout_, config_.model, seed, {host.get(), n});
-  write_parameters({host.get(), n});
+  // The host's fills, computed on the device into the (then unused) fp32 gradient buffer, then
+  // split there: the same bits as model::init_parameters, without ~3e9 host samples and their copy.
+  synchronize();
+  for (const model::ParameterFill& fill : model::parameter_fills(layout_, config_.model, seed)) {
+    if (fill.normal) {
+      model::cuda::fill_normal_on_device(grads_ + fill.offset, fill.count, fill.stddev, fill.tensor_seed, stream_);
+    } else {
+      model::cuda::fill_value_on_device(grads_ + fill.offset, fill.count, fill.value, stream_);
+    }
+  }
+  const std::int64_t n = layout_.total_numel;
+  split_master_weights_on_device(grads_, weights_high_, weights_low_, n, stream_);
+  PRIMUS_CUDA_CHECK(cudaMemsetAsync(grads_, 0, static_cast<std::size_t>(n) * sizeof(float), stream_));
+  PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
 void CudaEngine::write_parameters(std::span<const float> in) {
