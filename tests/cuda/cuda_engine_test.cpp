@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -225,13 +226,14 @@ TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
     std::vector<float> losses;
   };
   auto run = [&](const char* overlap_sms, const char* overlap_layers, const char* defer_embeddings = "1") {
-    setenv("PRIMUS_OPTIMIZER_OVERLAP_SMS", overlap_sms, 1);
-    setenv("PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS", defer_embeddings, 1);
-    if (overlap_layers != nullptr) setenv("PRIMUS_OPTIMIZER_OVERLAP_LAYERS", overlap_layers, 1);
-    CudaEngine engine(c);
-    unsetenv("PRIMUS_OPTIMIZER_OVERLAP_SMS");
-    unsetenv("PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS");
-    unsetenv("PRIMUS_OPTIMIZER_OVERLAP_LAYERS");
+    std::vector<std::pair<std::string, std::string>> settings = {
+        {"PRIMUS_OPTIMIZER_OVERLAP_SMS", overlap_sms}, {"PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS", defer_embeddings}};
+    if (overlap_layers != nullptr) settings.emplace_back("PRIMUS_OPTIMIZER_OVERLAP_LAYERS", overlap_layers);
+    const auto engine_ptr = [&] {
+      const ops::cuda::testing::ScopedEnvironment environment(settings);
+      return std::make_unique<CudaEngine>(c);
+    }();
+    CudaEngine& engine = *engine_ptr;
     engine.init_parameters(11);
     Run r;
     for (int step = 0; step < 3; ++step) {
@@ -287,9 +289,11 @@ TEST(CudaEngine, TouchedEmbeddingRowsGiveTheDenseGradients) {
     std::vector<float> params;
   };
   auto run = [&](const char* sparse) {
-    setenv("PRIMUS_SPARSE_EMBEDDING_GRAD", sparse, 1);
-    CudaEngine engine(c);
-    unsetenv("PRIMUS_SPARSE_EMBEDDING_GRAD");
+    const auto engine_ptr = [&] {
+      const ops::cuda::testing::ScopedEnvironment environment({{"PRIMUS_SPARSE_EMBEDDING_GRAD", sparse}});
+      return std::make_unique<CudaEngine>(c);
+    }();
+    CudaEngine& engine = *engine_ptr;
     engine.init_parameters(13);
     Run r;
     for (int step = 0; step < 3; ++step) {
@@ -325,9 +329,12 @@ TEST(CudaEngine, TouchedEmbeddingRowsGiveTheDenseGradients) {
 
 TEST(CudaEngine, RejectsBadOverlapSetting) {
   PRIMUS_SKIP_WITHOUT_GPU();
-  setenv("PRIMUS_OPTIMIZER_OVERLAP_SMS", "many", 1);
-  EXPECT_THROW(CudaEngine{small_config()}, std::invalid_argument);
-  unsetenv("PRIMUS_OPTIMIZER_OVERLAP_SMS");
+  {
+    const ops::cuda::testing::ScopedEnvironment environment({{"PRIMUS_OPTIMIZER_OVERLAP_SMS", "many"}});
+    EXPECT_THROW(CudaEngine{small_config()}, std::invalid_argument);
+  }
+  const ops::cuda::testing::ScopedEnvironment environment({{"PRIMUS_SPARSE_EMBEDDING_GRAD", "off"}});
+  EXPECT_THROW(CudaEngine{small_config({"--untie_embeddings_and_output_weights", "true"})}, std::invalid_argument);
 }
 
 TEST(CudaEngine, NonFiniteLossSkipsTheStep) {

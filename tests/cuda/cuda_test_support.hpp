@@ -8,9 +8,14 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
+#include <optional>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "primus/ops/cuda/cuda_check.hpp"
@@ -24,6 +29,35 @@ inline bool gpu_available() {
 
 #define PRIMUS_SKIP_WITHOUT_GPU() \
   if (!::primus::ops::cuda::testing::gpu_available()) GTEST_SKIP() << "no CUDA GPU on this machine"
+
+// Environment variables set for this object's lifetime and restored after (also when the code
+// between throws), for the engine's PRIMUS_* switches, which it reads when constructed.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(std::initializer_list<std::pair<std::string, std::string>> settings)
+      : ScopedEnvironment(std::vector<std::pair<std::string, std::string>>(settings)) {}
+  explicit ScopedEnvironment(const std::vector<std::pair<std::string, std::string>>& settings) {
+    for (const auto& [name, value] : settings) {
+      const char* before = std::getenv(name.c_str());
+      saved_.emplace_back(name, before ? std::optional<std::string>(before) : std::nullopt);
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
+  }
+  ~ScopedEnvironment() {
+    for (const auto& [name, before] : saved_) {
+      if (before) {
+        ::setenv(name.c_str(), before->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+  }
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
 
 template <typename T>
 class DeviceBuffer {

@@ -24,15 +24,17 @@ inline bool benchmarks_enabled() {
     if (!benchmarks_enabled()) GTEST_SKIP() << "set PRIMUS_CUDA_BENCH=1 to run timings"; \
   } while (0)
 
-// Mean milliseconds per call of `launch` over `iterations` calls after as many warm-up calls.
-inline double time_ms(const std::function<void()>& launch, int iterations) {
+// Mean milliseconds per call of `launch` over `iterations` calls after `warmups` calls (default:
+// as many), timed by events on `stream` (the stream `launch` enqueues on).
+inline double time_ms(const std::function<void()>& launch, int iterations, int warmups = -1,
+                      cudaStream_t stream = nullptr) {
   cudaEvent_t start, stop;
   PRIMUS_KERNEL_CHECK(cudaEventCreate(&start));
   PRIMUS_KERNEL_CHECK(cudaEventCreate(&stop));
+  for (int i = 0; i < (warmups < 0 ? iterations : warmups); ++i) launch();
+  PRIMUS_KERNEL_CHECK(cudaEventRecord(start, stream));
   for (int i = 0; i < iterations; ++i) launch();
-  PRIMUS_KERNEL_CHECK(cudaEventRecord(start));
-  for (int i = 0; i < iterations; ++i) launch();
-  PRIMUS_KERNEL_CHECK(cudaEventRecord(stop));
+  PRIMUS_KERNEL_CHECK(cudaEventRecord(stop, stream));
   PRIMUS_KERNEL_CHECK(cudaEventSynchronize(stop));
   float ms = 0.0f;
   PRIMUS_KERNEL_CHECK(cudaEventElapsedTime(&ms, start, stop));

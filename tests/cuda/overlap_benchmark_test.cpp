@@ -4,10 +4,10 @@
 // split_adamw_launch keeps 24 SMs busy on a second stream. The overlapped optimizer's cost
 // is the difference; a kernel planned for all SMs waits for the tail's SMs if it is
 // persistent. Not a pass/fail timing.
-#include <cstdlib>
 #include <functional>
 
-#include "kernel_test_support.hpp"
+#include "kernel_benchmark_support.hpp"
+#include "primus/ops/cuda/device_info.hpp"
 #include "primus/ops/cuda/attention.hpp"
 #include "primus/ops/cuda/gemm.hpp"
 #include "primus/train/cuda/master_weights.hpp"
@@ -15,31 +15,10 @@
 namespace primus::ops::cuda::test {
 namespace {
 
-// Mean ms of `op` on `stream` over `repeats` calls (after one warm-up call).
-double time_on(cudaStream_t stream, int repeats, const std::function<void()>& op) {
-  cudaEvent_t start, stop;
-  PRIMUS_KERNEL_CHECK(cudaEventCreate(&start));
-  PRIMUS_KERNEL_CHECK(cudaEventCreate(&stop));
-  op();
-  PRIMUS_KERNEL_CHECK(cudaEventRecord(start, stream));
-  for (int i = 0; i < repeats; ++i) op();
-  PRIMUS_KERNEL_CHECK(cudaEventRecord(stop, stream));
-  PRIMUS_KERNEL_CHECK(cudaEventSynchronize(stop));
-  float ms = 0.0f;
-  PRIMUS_KERNEL_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return ms / repeats;
-}
-
 TEST(Benchmark, KernelsBesideAnOptimizerTail) {
-  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
-  const char* flag = std::getenv("PRIMUS_CUDA_BENCH");
-  if (flag == nullptr || std::string(flag) != "1") GTEST_SKIP() << "set PRIMUS_CUDA_BENCH=1 to run timings";
+  PRIMUS_SKIP_UNLESS_BENCH();
   const int tail_sms = 24;
-  int device = 0, sms = 0;
-  PRIMUS_KERNEL_CHECK(cudaGetDevice(&device));
-  PRIMUS_KERNEL_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const int sms = device_sm_count();
   cudaStream_t main_stream, side_stream;
   PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&main_stream, cudaStreamNonBlocking));
   PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&side_stream, cudaStreamNonBlocking));
@@ -59,7 +38,7 @@ TEST(Benchmark, KernelsBesideAnOptimizerTail) {
     train::cuda::split_adamw_launch(launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(), v.get(),
                                     g.get(), nullptr, nullptr, nullptr, hyper, tail_sms, side_stream);
   };
-  const double tail_alone = time_on(side_stream, 1, start_tail);
+  const double tail_alone = time_ms(start_tail, 1, 1, side_stream);
 
   // Llama-3-8B fc1 forward: [8192, 4096] x [28672, 4096]^T.
   const std::int64_t rows = 8192, in = 4096, out = 28672;
@@ -87,10 +66,10 @@ TEST(Benchmark, KernelsBesideAnOptimizerTail) {
                         {"attention forward", 0, attend}};
   for (const Case& c : cases) {
     gemm.set_sm_count_target(c.gemm_sms);
-    const double alone = time_on(main_stream, 5, c.op);
+    const double alone = time_ms(c.op, 5, 1, main_stream);
     PRIMUS_KERNEL_CHECK(cudaStreamSynchronize(main_stream));
     start_tail();
-    const double beside = time_on(main_stream, 5, c.op);
+    const double beside = time_ms(c.op, 5, 1, main_stream);
     PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize());
     std::printf("BENCH %-32s alone %7.3f ms, beside a 24-SM optimizer tail %7.3f ms (%.2fx)\n", c.name, alone,
                 beside, beside / alone);

@@ -1,9 +1,10 @@
 // The read-bandwidth probes (ops/cuda/bandwidth_probe) by SM count, with PRIMUS_CUDA_BENCH=1:
 // per-thread 16-byte loads against the bulk copy engine. Not a pass/fail timing; the sums
 // are checked so that neither probe skips bytes.
-#include <cstdlib>
+#include <cstdio>
 
-#include "kernel_test_support.hpp"
+#include "kernel_benchmark_support.hpp"
+#include "primus/ops/cuda/device_info.hpp"
 #include "primus/ops/cuda/bandwidth_probe.hpp"
 
 namespace primus::ops::cuda::test {
@@ -29,42 +30,25 @@ TEST(BandwidthProbe, ReadsEveryByte) {
 }
 
 TEST(Benchmark, PerSmReadBandwidth) {
-  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
-  const char* flag = std::getenv("PRIMUS_CUDA_BENCH");
-  if (flag == nullptr || std::string(flag) != "1") GTEST_SKIP() << "set PRIMUS_CUDA_BENCH=1 to run timings";
+  PRIMUS_SKIP_UNLESS_BENCH();
   const std::int64_t bytes = std::int64_t{8} << 30;
   DeviceBuffer<unsigned char> data(static_cast<std::size_t>(bytes));
   PRIMUS_KERNEL_CHECK(cudaMemset(data.get(), 1, bytes));
   DeviceBuffer<unsigned> sum(1);
-  int device = 0, sms = 0;
-  PRIMUS_KERNEL_CHECK(cudaGetDevice(&device));
-  PRIMUS_KERNEL_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  cudaEvent_t start, stop;
-  PRIMUS_KERNEL_CHECK(cudaEventCreate(&start));
-  PRIMUS_KERNEL_CHECK(cudaEventCreate(&stop));
   for (int path = 0; path < 2; ++path) {
-    for (int k : {8, 16, 24, 32, 48, sms}) {
+    for (int k : {8, 16, 24, 32, 48, device_sm_count()}) {
       auto launch = [&] {
         if (path == 0)
           probe_read_ldg(data.get(), bytes, sum.get(), k, nullptr);
         else
           probe_read_bulk(data.get(), bytes, sum.get(), k, nullptr);
       };
-      launch();
-      PRIMUS_KERNEL_CHECK(cudaEventRecord(start));
-      for (int i = 0; i < 3; ++i) launch();
-      PRIMUS_KERNEL_CHECK(cudaEventRecord(stop));
-      PRIMUS_KERNEL_CHECK(cudaEventSynchronize(stop));
-      float ms = 0.0f;
-      PRIMUS_KERNEL_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      const double gbps = 3.0 * bytes / (ms * 1e-3) / 1e9;
+      const double gbps = bytes / (time_ms(launch, 3, 1) * 1e-3) / 1e9;
       std::printf("BENCH read %-4s sms=%-3d %8.1f GB/s (%.1f GB/s per SM)\n", path == 0 ? "ldg" : "bulk", k, gbps,
                   gbps / k);
       EXPECT_GT(gbps, 0.0);
     }
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 #include <string>
 #include <type_traits>
 
-#include "kernel_test_support.hpp"
+#include "kernel_benchmark_support.hpp"
 #include "primus/ops/cuda/device_info.hpp"
 #include "primus/train/cuda/master_weights.hpp"
 
@@ -267,9 +267,7 @@ TEST(GatherRowsAfterAdamW, EqualsTheUpdatedTableBitForBit) {
 // block tiled over the buffers: all-zero moments would send every sqrt and division down its
 // slow path (zero and denormal operands), which training never does for long.
 TEST(Benchmark, SplitAdamWBySmCount) {
-  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
-  const char* flag = std::getenv("PRIMUS_CUDA_BENCH");
-  if (flag == nullptr || std::string(flag) != "1") GTEST_SKIP() << "set PRIMUS_CUDA_BENCH=1 to run timings";
+  PRIMUS_SKIP_UNLESS_BENCH();
   const std::int64_t tile = 1 << 20, n = 1'000 * tile;
   const HostState block = random_state(tile, 13);
   DeviceBuffer<std::uint16_t> high(n), low(n);
@@ -288,23 +286,13 @@ TEST(Benchmark, SplitAdamWBySmCount) {
   fill(g, block.g);
   const SplitAdamWLaunch launch = make_launch(0, {n}, 1);
   const AdamWHyperparameters hyper{3e-4, 0.9, 0.95, 1e-8, 0.1, 10};
-  cudaEvent_t start, stop;
-  PRIMUS_KERNEL_CHECK(cudaEventCreate(&start));
-  PRIMUS_KERNEL_CHECK(cudaEventCreate(&stop));
   for (int sms : {8, 16, 24, 32, 0}) {
     for (SplitAdamWKernel kernel : kKernels) {
       auto once = [&] {
         train::cuda::split_adamw_launch_with(kernel, launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(),
                                              v.get(), g.get(), nullptr, nullptr, nullptr, hyper, sms, nullptr);
       };
-      once();
-      PRIMUS_KERNEL_CHECK(cudaEventRecord(start));
-      for (int i = 0; i < 3; ++i) once();
-      PRIMUS_KERNEL_CHECK(cudaEventRecord(stop));
-      PRIMUS_KERNEL_CHECK(cudaEventSynchronize(stop));
-      float ms = 0.0f;
-      PRIMUS_KERNEL_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      ms /= 3;
+      const double ms = time_ms(once, 3, 1);
       const double gbps = 28.0 * n / (ms * 1e-3) / 1e9;
       std::printf("BENCH split_adamw_launch %-9s sms=%-3d %9.3f ms %8.1f GB/s (%.1f GB/s per SM)\n",
                   train::cuda::split_adamw_kernel_name(kernel), sms, ms, gbps,
@@ -312,8 +300,6 @@ TEST(Benchmark, SplitAdamWBySmCount) {
       EXPECT_GT(gbps, 0.0);
     }
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
 }
 
 }  // namespace

@@ -3,11 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <map>
 #include <stdexcept>
 #include <string>
 
+#include "primus/config/environment.hpp"
 #include "primus/model/rotary_embedding.hpp"
 #include "primus/ops/cuda/cross_entropy.hpp"
 #include "primus/ops/cuda/cuda_check.hpp"
@@ -112,8 +112,8 @@ CudaGPTModel::CudaGPTModel(const config::ModelConfig& config, int micro_batch_si
   attention_ = std::make_unique<ops::FlashAttention>(stream_, /*autotune=*/false);
   // Untied word embeddings: only the batch's token rows of their gradient are ever non-zero
   // (PRIMUS_SPARSE_EMBEDDING_GRAD=0 zeroes and reads the whole table instead, for comparison).
-  const char* sparse = std::getenv("PRIMUS_SPARSE_EMBEDDING_GRAD");
-  track_touched_rows_ = config.untie_embeddings_and_output_weights && !(sparse != nullptr && std::string(sparse) == "0");
+  track_touched_rows_ = config.untie_embeddings_and_output_weights &&
+                       config::integer_from_environment("PRIMUS_SPARSE_EMBEDDING_GRAD", 1, 0, 1) == 1;
   DeviceArena measuring;
   plan(measuring);
   arena_ = DeviceArena(measuring.high_water());

@@ -3,11 +3,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
+#include "primus/config/environment.hpp"
 #include "primus/ops/cuda/cuda_check.hpp"
 
 namespace primus::model::cuda {
@@ -18,10 +18,7 @@ StepTimeline::~StepTimeline() {
   if (previous_origin_ != nullptr) cudaEventDestroy(previous_origin_);
 }
 
-bool StepTimeline::requested() {
-  const char* flag = std::getenv("PRIMUS_CUDA_TIMELINE");
-  return flag != nullptr && flag[0] == '1';
-}
+bool StepTimeline::requested() { return config::integer_from_environment("PRIMUS_CUDA_TIMELINE", 0, 0, 1) == 1; }
 
 void StepTimeline::mark(const std::string& name, cudaStream_t stream) {
   auto [it, inserted] = events_.try_emplace(name, nullptr);

@@ -3,10 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
+#include "primus/config/environment.hpp"
 #include "primus/model/cuda/device_init.hpp"
 #include "primus/model/cuda/parameter_fences.hpp"
 #include "primus/model/parameter_init.hpp"
@@ -37,18 +37,6 @@ void check_supported(const config::TrainConfig& c) {
   if (c.parallel.tensor_model_parallel_size != 1 || c.parallel.pipeline_model_parallel_size != 1)
     throw std::invalid_argument("the cuda backend runs one GPU: tensor_model_parallel_size and "
                                 "pipeline_model_parallel_size must be 1");
-}
-
-// An integer environment setting in [low, high], or `fallback` when unset.
-int env_int(const char* name, int fallback, int low, int high) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return fallback;
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (*end != '\0' || value < low || value > high)
-    throw std::invalid_argument(std::string(name) + " = '" + text + "': expected an integer in [" +
-                                std::to_string(low) + ", " + std::to_string(high) + "]");
-  return static_cast<int>(value);
 }
 
 }  // namespace
@@ -116,7 +104,7 @@ void CudaEngine::configure_optimizer() {
     }
   }
   const int device_sms = ops::cuda::device_sm_count();
-  overlap_sms_ = env_int("PRIMUS_OPTIMIZER_OVERLAP_SMS", 24, 0, device_sms / 2);
+  overlap_sms_ = config::integer_from_environment("PRIMUS_OPTIMIZER_OVERLAP_SMS", 24, 0, device_sms / 2);
   if (overlap_sms_ == 0) return;
   fences_ = std::make_unique<model::cuda::ParameterFences>(groups);
   model_->set_parameter_fences(fences_.get());
@@ -124,7 +112,7 @@ void CudaEngine::configure_optimizer() {
   PRIMUS_CUDA_CHECK(cudaEventCreateWithFlags(&clip_ready_, cudaEventDisableTiming));
   PRIMUS_CUDA_CHECK(cudaEventCreateWithFlags(&embeddings_read_, cudaEventDisableTiming));
   const auto& first = layout_.parameters.front();
-  defer_embeddings_ = env_int("PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS", 1, 0, 1) == 1 &&
+  defer_embeddings_ = config::integer_from_environment("PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS", 1, 0, 1) == 1 &&
                       config_.model.untie_embeddings_and_output_weights &&
                       first.name == "embedding.word_embeddings.weight" && groups.front().end == first.offset + first.numel;
   // How many layers' forward run beside the tail: its bytes (28 per parameter) at what the
@@ -140,7 +128,8 @@ void CudaEngine::configure_optimizer() {
   const double attention_flops = 2.0 * rows * m.seq_length * m.num_attention_heads * m.kv_channels;  // causal fwd
   const double layer_seconds = (2.0 * rows * static_cast<double>(layer_params) + attention_flops) / 600e12;
   const int estimate = static_cast<int>(std::ceil(tail_seconds / std::max(layer_seconds, 1e-9)));
-  overlap_layers_ = env_int("PRIMUS_OPTIMIZER_OVERLAP_LAYERS", std::min(estimate, m.num_layers), 0, m.num_layers);
+  overlap_layers_ = config::integer_from_environment("PRIMUS_OPTIMIZER_OVERLAP_LAYERS",
+                                                    std::min(estimate, m.num_layers), 0, m.num_layers);
 }
 
 void CudaEngine::enqueue_word_embedding_update() const {
