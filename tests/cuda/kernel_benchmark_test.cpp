@@ -223,6 +223,17 @@ TEST(Benchmark, KernelsOptimizer) {
          30.0 * numel);
   report("grad_sum_of_squares", shape,
          time_ms([&] { grad_sum_of_squares(sum.get(), grads.get(), numel, scratch.get(), nullptr); }, 5), 4.0 * numel);
+  {
+    // The engine's case: an untied 128256 x 4096 word-embedding table first, ~8K rows touched.
+    const std::int64_t row_elements = 4096, rows = std::min<std::int64_t>(128256, numel / row_elements);
+    std::vector<std::uint8_t> host_marks(static_cast<std::size_t>(rows), 0);
+    for (std::int64_t r = 0; r < rows; r += 16) host_marks[static_cast<std::size_t>(r)] = 1;
+    DeviceBuffer<std::uint8_t> marks(host_marks);
+    const ZeroRows zero{marks.get(), 0, rows, row_elements};
+    const double read = 4.0 * static_cast<double>(numel - rows * row_elements + rows / 16 * row_elements);
+    report("grad_sum_of_squares, embedding rows 1/16 touched", shape,
+           time_ms([&] { grad_sum_of_squares(sum.get(), grads.get(), numel, scratch.get(), nullptr, zero); }, 5), read);
+  }
   report("cast_fp32_to_bf16", shape, time_ms([&] { cast_fp32_to_bf16(model.get(), params.get(), numel, nullptr); }, 5),
          6.0 * numel);
   report("cast_bf16_to_fp32", shape, time_ms([&] { cast_bf16_to_fp32(grads.get(), model.get(), numel, nullptr); }, 5),
