@@ -1,6 +1,8 @@
 // Cross-entropy CUDA kernels vs a double-precision reference: losses and lse (fp32),
-// dlogits written in place over the logits, vector and scalar (vocab % 8 != 0) paths,
-// NaN propagation and the out-of-range label.
+// dlogits written in place over the logits or apart, by the fused forward+backward (the same
+// bits as the forward-only kernel and the separate backward), vector and scalar
+// (vocab % 8 != 0) paths, rows longer than shared memory stages, NaN propagation and the
+// out-of-range label.
 #include <cmath>
 
 #include "kernel_test_support.hpp"
@@ -42,14 +44,39 @@ TEST_P(CrossEntropyKernel, ForwardAndInPlaceBackwardMatchReference) {
   cross_entropy_forward(losses.get(), lse.get(), x.get(), label_ids.get(), rows, vocab, nullptr);
   EXPECT_LT(relative_error(to_double(losses.download()), ref_loss), kFp32Tolerance);
   EXPECT_LT(relative_error(to_double(lse.download()), ref_lse), kFp32Tolerance);
-  cross_entropy_backward(x.get(), x.get(), lse.get(), label_ids.get(), dloss.get(), rows, vocab, nullptr);
-  EXPECT_LT(relative_error(to_double(x.download()), ref_dlogits), kBf16Tolerance);
+  const auto forward_losses = losses.download(), forward_lse = lse.download();
+
+  // Training's one pass, out of place: the forward's bits, and dlogits against the reference.
+  DeviceBuffer<bf16> fused_dlogits(rows * vocab);
+  DeviceBuffer<float> fused_losses(rows), fused_lse(rows);
+  fused_dlogits.poison();
+  fused_losses.poison();
+  fused_lse.poison();
+  cross_entropy_forward_backward(fused_losses.get(), fused_lse.get(), fused_dlogits.get(), x.get(), label_ids.get(),
+                                 dloss.get(), rows, vocab, nullptr);
+  expect_identical_bits(fused_losses.download(), forward_losses, "fused losses vs forward");
+  expect_identical_bits(fused_lse.download(), forward_lse, "fused lse vs forward");
+  const auto fused = fused_dlogits.download();
+  EXPECT_LT(relative_error(to_double(fused), ref_dlogits), kBf16Tolerance);
+
+  // The separate backward from the same lse, in place: the same dlogits bits.
+  DeviceBuffer<bf16> in_place(to_bf16(logits));
+  cross_entropy_backward(in_place.get(), in_place.get(), lse.get(), label_ids.get(), dloss.get(), rows, vocab, nullptr);
+  expect_identical_bits(in_place.download(), fused, "separate backward vs fused dlogits");
+
+  // The fused pass in place over the logits (what the engine does): the same bits again.
+  cross_entropy_forward_backward(losses.get(), lse.get(), x.get(), x.get(), label_ids.get(), dloss.get(), rows, vocab,
+                                 nullptr);
+  expect_identical_bits(x.download(), fused, "fused in place vs out of place");
+  expect_identical_bits(losses.download(), forward_losses, "fused in place losses");
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CrossEntropyKernel,
                          ::testing::Values(std::pair<std::int64_t, std::int64_t>{16, 32768},
                                            std::pair<std::int64_t, std::int64_t>{5, 50257},
                                            std::pair<std::int64_t, std::int64_t>{3, 128256},
+                                           std::pair<std::int64_t, std::int64_t>{2, 262144},   // > one block's shared memory
+                                           std::pair<std::int64_t, std::int64_t>{2, 150001},   // scalar path, > shared memory
                                            std::pair<std::int64_t, std::int64_t>{9, 7}));
 
 TEST(CrossEntropyKernel, NanLogitOrBadLabelGivesNanLoss) {

@@ -182,6 +182,14 @@ TEST(Benchmark, KernelsActivations) {
             [&] { cross_entropy_forward(losses.get(), lse.get(), logits.get(), labels.get(), rows, vocab, nullptr); },
             10),
         2.0 * elements);
+    report("cross_entropy_forward_backward", "8192x128256",
+           time_ms(
+               [&] {
+                 cross_entropy_forward_backward(losses.get(), lse.get(), logits.get(), logits.get(), labels.get(),
+                                                dloss.get(), rows, vocab, nullptr);
+               },
+               10),
+           4.0 * elements);
     report("cross_entropy_backward", "8192x128256",
            time_ms(
                [&] {

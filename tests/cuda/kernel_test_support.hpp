@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <stdexcept>
@@ -113,5 +114,16 @@ inline double relative_error(const std::vector<double>& out, const std::vector<d
 // Tolerances: bf16 outputs carry ~2^-9 relative rounding per element; fp32 outputs only accumulation error.
 constexpr double kBf16Tolerance = 1e-2;
 constexpr double kFp32Tolerance = 1e-5;
+
+// got and want hold the same bits element by element (floats as stored, NaNs included);
+// on failure names the count and the first differing index instead of printing both vectors.
+template <typename T>
+void expect_identical_bits(const std::vector<T>& got, const std::vector<T>& want, const char* what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  std::size_t differ = 0, first = 0;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    if (std::memcmp(&got[i], &want[i], sizeof(T)) != 0 && differ++ == 0) first = i;
+  EXPECT_EQ(differ, 0u) << what << ": " << differ << " of " << got.size() << " elements differ, first at " << first;
+}
 
 }  // namespace primus::ops::cuda::test

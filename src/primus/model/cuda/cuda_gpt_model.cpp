@@ -514,7 +514,7 @@ void CudaGPTModel::zero_accumulated_grads() {
     PRIMUS_CUDA_CHECK(cudaMemsetAsync(pointer, 0, static_cast<std::size_t>(count) * sizeof(float), stream_));
 }
 
-void CudaGPTModel::forward(int seq) {
+void CudaGPTModel::forward(int seq, bool with_grad) {
   if (seq <= 0 || seq > config_.seq_length)
     throw std::invalid_argument("seq_length = " + std::to_string(seq) + ", expected 1.." +
                                 std::to_string(config_.seq_length) + " (the model's seq_length)");
@@ -548,23 +548,25 @@ void CudaGPTModel::forward(int seq) {
   span("fwd.final_norm");
   gemm_->linear_forward(final_norm_out_, output_.weight, nullptr, logits_, rows, hidden_, vocab_);
   span("fwd.output_gemm");
-  ops::cross_entropy_forward(losses_, ce_lse_, logits_, labels_, rows, vocab_, stream_);
-  span("fwd.cross_entropy");
+  if (with_grad)
+    ops::cross_entropy_forward_backward(losses_, ce_lse_, logits_, logits_, labels_, loss_weights_, rows, vocab_,
+                                        stream_);
+  else
+    ops::cross_entropy_forward(losses_, ce_lse_, logits_, labels_, rows, vocab_, stream_);
+  span(with_grad ? "fwd.cross_entropy_and_grad" : "fwd.cross_entropy");
   mark("fwd.end");
 }
 
-void CudaGPTModel::forward_loss(int seq) { forward(seq); }
+void CudaGPTModel::forward_loss(int seq) { forward(seq, /*with_grad=*/false); }
 
 void CudaGPTModel::forward_backward(int seq, bool first_micro_batch) {
   const std::int64_t b = micro_batch_size_, rows = b * seq;
-  forward(seq);
+  forward(seq, /*with_grad=*/true);  // the logits hold dlogits from here
   // After the forward, which has waited for every other parameter group, and after the word
   // embeddings' (possibly deferred) update: the optimizer is then done reading these gradients.
   await(word_embeddings_);
   if (first_micro_batch) zero_accumulated_grads();
   span("bwd.zero_grads");
-  ops::cross_entropy_backward(logits_, logits_, ce_lse_, labels_, loss_weights_, rows, vocab_, stream_);
-  span("bwd.cross_entropy");
   linear_backward(output_, logits_, final_norm_out_, d_hidden_other_, rows, hidden_, vocab_, first_micro_batch);
   span("bwd.output_gemms");
   norm_backward(d_hidden_, d_hidden_other_, residual_[static_cast<std::size_t>(config_.num_layers)], final_norm_,

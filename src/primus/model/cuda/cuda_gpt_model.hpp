@@ -158,7 +158,8 @@ class CudaGPTModel {
   void await(const bf16* parameter);
   void await(const Linear& p);
   void await(const NormParams& p);
-  void forward(int seq);
+  // with_grad: the cross-entropy also writes dlogits over the logits (training), in the same pass.
+  void forward(int seq, bool with_grad);
   void layer_forward(int layer, int seq, bool write_output);
   void layer_backward(int layer, int seq, bool first, bf16* d_out, bf16* d_in);
   void activation_forward(bf16* out, const bf16* fc1_out, std::int64_t rows);

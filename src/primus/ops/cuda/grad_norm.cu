@@ -26,9 +26,19 @@ constexpr std::int64_t kChunk = std::int64_t{1} << 18;  // 1 MB of fp32 per part
 template <bool kSkipZeroRows>
 __device__ __forceinline__ double aligned_chunk_sum(const float* chunk, std::int64_t begin, std::int64_t count,
                                                     const ZeroRows& zero) {
-  const std::int64_t zero_end = zero.begin + zero.rows * zero.row_elements;
   const float4* vectors = reinterpret_cast<const float4*>(chunk);
   const std::int64_t vector_count = count / 4;
+  // kSkipZeroRows: the row (and the offset in it) of this thread's next vector, relative to the
+  // zero rows' start, advanced by a fixed step per vector instead of a 64-bit division each
+  // (which made the mostly-skipped embedding chunks compute-bound); row < 0: not reached yet.
+  constexpr std::int64_t kStep = 4 * kThreads;  // elements between a thread's consecutive vectors
+  std::int64_t relative = 0, row = -1, offset = 0, step_rows = 0, step_offset = 0;
+  if constexpr (kSkipZeroRows) {
+    relative = begin + 4 * static_cast<std::int64_t>(threadIdx.x) - zero.begin;
+    step_rows = kStep / zero.row_elements;
+    step_offset = kStep % zero.row_elements;
+    if (relative >= 0) row = relative / zero.row_elements, offset = relative % zero.row_elements;
+  }
   double sum = 0.0;
   for (std::int64_t base = threadIdx.x; base < vector_count; base += kThreads * kUnroll) {
     float4 x[kUnroll];
@@ -37,8 +47,15 @@ __device__ __forceinline__ double aligned_chunk_sum(const float* chunk, std::int
       const std::int64_t v = base + u * kThreads;
       bool load = v < vector_count;
       if constexpr (kSkipZeroRows) {
-        const std::int64_t e = begin + 4 * v;
-        load = load && !(e >= zero.begin && e < zero_end && zero.marks[(e - zero.begin) / zero.row_elements] == 0);
+        load = load && !(row >= 0 && row < zero.rows && zero.marks[row] == 0);
+        relative += kStep;
+        if (row >= 0) {
+          row += step_rows;
+          offset += step_offset;
+          if (offset >= zero.row_elements) offset -= zero.row_elements, ++row;
+        } else if (relative >= 0) {
+          row = relative / zero.row_elements, offset = relative % zero.row_elements;
+        }
       }
       x[u] = load ? __ldg(vectors + v) : make_float4(0.f, 0.f, 0.f, 0.f);
     }
