@@ -116,16 +116,20 @@ __global__ void __launch_bounds__(kRowThreads, 1)
     const float lse = row_lse, dloss = dlosses[row];
     const std::int64_t label = labels[row];
     bf16* dx = dlogits + row * vocab;
-    for (std::int64_t column = static_cast<std::int64_t>(threadIdx.x) * kVec; column < vocab; column += step) {
+    auto write = [&](const bf16* source, std::int64_t column) {
       float v[kVec];
-      detail::load_bf16<kVec>(column < staged ? stage + column : x + column, v);
+      detail::load_bf16<kVec>(source, v);
 #pragma unroll
       for (int i = 0; i < kVec; ++i) {
         const float onehot = (column + i == label) ? 1.0f : 0.0f;
         v[i] = (__expf(v[i] - lse) - onehot) * dloss;
       }
       detail::store_bf16<kVec>(dx + column, v);
-    }
+    };
+    // Two loops, so that each reads through one address space (shared, then global).
+    std::int64_t column = static_cast<std::int64_t>(threadIdx.x) * kVec;
+    for (; column < staged; column += step) write(stage + column, column);
+    for (; column < vocab; column += step) write(x + column, column);
   }
 }
 
