@@ -147,7 +147,7 @@ TEST(CudaEngine, FullRecomputeGivesTheSameGradients) {
 // recompute_modules: recomputing the norm outputs ("layernorm") or the activation output
 // ("mlp") in backward runs the same arithmetic on the same inputs as the forward that kept
 // them: the gradients are bit-identical to keeping everything (granularity null). Both
-// normalizations: RMSNorm's pre-MLP norm is fused with the residual add in the forward.
+// normalizations, the second with biases (the proj GEMM's BIAS epilogue beside the residual as C).
 TEST(CudaEngine, SelectiveRecomputeGivesTheSameGradients) {
   PRIMUS_SKIP_WITHOUT_GPU();
   for (const std::vector<std::string>& model : {std::vector<std::string>{},

@@ -1,9 +1,12 @@
 // GemmRunner against a CPU reference (double accumulation over the bf16 inputs):
-// forward with and without bias, d_input, fp32 main-grad accumulation of dW and dbias.
+// forward with and without bias, the forward with the residual as cuBLASLt's C, d_input,
+// fp32 main-grad accumulation of dW and dbias.
 #include <gtest/gtest.h>
 
 #include <ostream>
 
+#include <cmath>
+#include <cstring>
 #include <iostream>
 #include <random>
 #include <stdexcept>
@@ -131,6 +134,137 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmTest,
                                   std::to_string(info.param.out_features);
                          });
 
+// output = input·Wᵀ (+ bias) + residual with C (the residual) and D (the output) as separate buffers.
+class GemmResidualTest : public ::testing::TestWithParam<LinearShape> {};
+
+// Bytes equal: C is only read.
+bool same_bits(const std::vector<bf16>& a, const std::vector<bf16>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(bf16)) == 0;
+}
+
+TEST_P(GemmResidualTest, MatchesCpuReference) {
+  PRIMUS_SKIP_WITHOUT_GPU();
+  const auto [rows, in, out] = GetParam();
+  std::mt19937_64 generator(std::random_device{}());
+  // Residual and bias as large as the product (its stddev is sqrt(in)): dropping either fails by far.
+  const double scale = std::sqrt(static_cast<double>(in));
+  const auto input = random_bf16(static_cast<std::size_t>(rows * in), generator);
+  const auto weight = random_bf16(static_cast<std::size_t>(out * in), generator);
+  const auto bias = random_bf16(static_cast<std::size_t>(out), generator, scale);
+  const auto residual = random_bf16(static_cast<std::size_t>(rows * out), generator, scale);
+  std::vector<double> ref(static_cast<std::size_t>(rows * out)), ref_bias(ref.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double sum = residual.exact[r * out + o];
+      for (int64_t i = 0; i < in; ++i) sum += input.exact[r * in + i] * weight.exact[o * in + i];
+      ref[r * out + o] = sum;
+      ref_bias[r * out + o] = sum + bias.exact[o];
+    }
+
+  GemmRunner runner(nullptr);
+  DeviceBuffer<bf16> x(input.values.size()), w(weight.values.size()), b(bias.values.size()),
+      c(residual.values.size()), y(ref.size());
+  x.upload(input.values);
+  w.upload(weight.values);
+  b.upload(bias.values);
+  c.upload(residual.values);
+
+  // Poisoned D: an element the GEMM does not write stays NaN and fails relative_error.
+  y.poison();
+  runner.linear_forward_residual(x.get(), w.get(), nullptr, c.get(), y.get(), rows, in, out);
+  PRIMUS_CUDA_CHECK(cudaDeviceSynchronize());
+  const double error = relative_error(y.download(), ref);
+  EXPECT_LT(error, kTolerance) << "input·Wᵀ + residual";
+  std::cout << "[ rel err  ] forward + residual " << error << "\n";
+  EXPECT_TRUE(same_bits(c.download(), residual.values)) << "the residual (C) must not be written";
+
+  y.poison();
+  runner.linear_forward_residual(x.get(), w.get(), b.get(), c.get(), y.get(), rows, in, out);
+  PRIMUS_CUDA_CHECK(cudaDeviceSynchronize());
+  EXPECT_LT(relative_error(y.download(), ref_bias), kTolerance) << "input·Wᵀ + bias + residual";
+  EXPECT_TRUE(same_bits(c.download(), residual.values)) << "the residual (C) must not be written (bias)";
+
+  // In place: residual == output (C == D), the residual stream updated where it lies.
+  for (const bool with_bias : {false, true}) {
+    DeviceBuffer<bf16> stream_buffer(residual.values.size());
+    stream_buffer.upload(residual.values);
+    runner.linear_forward_residual(x.get(), w.get(), with_bias ? b.get() : nullptr, stream_buffer.get(),
+                                   stream_buffer.get(), rows, in, out);
+    PRIMUS_CUDA_CHECK(cudaDeviceSynchronize());
+    EXPECT_LT(relative_error(stream_buffer.download(), with_bias ? ref_bias : ref), kTolerance)
+        << "in place, bias " << with_bias;
+  }
+
+  // The plain forward at the same shape and pointers must not reuse the residual plan (nor the reverse).
+  const std::size_t plans = runner.cached_plan_count();
+  y.poison();
+  runner.linear_forward(x.get(), w.get(), nullptr, y.get(), rows, in, out);
+  PRIMUS_CUDA_CHECK(cudaDeviceSynchronize());
+  EXPECT_EQ(runner.cached_plan_count(), plans + 1) << "plain forward: a plan of its own";
+  std::vector<double> ref_plain(ref.size());
+  for (std::size_t i = 0; i < ref.size(); ++i) ref_plain[i] = ref[i] - residual.exact[i];
+  EXPECT_LT(relative_error(y.download(), ref_plain), kTolerance) << "plain forward after the residual form";
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GemmResidualTest,
+                         ::testing::Values(LinearShape{128, 256, 192}, LinearShape{33, 72, 40},
+                                           LinearShape{5, 19, 23}, LinearShape{256, 512, 1024}),
+                         [](const ::testing::TestParamInfo<LinearShape>& info) {
+                           return "rows" + std::to_string(info.param.rows) + "_in" +
+                                  std::to_string(info.param.in_features) + "_out" +
+                                  std::to_string(info.param.out_features);
+                         });
+
+// C's alignment is part of the plan key: a residual 16 bytes into its allocation after one at
+// 256 bytes (same shape, same D) gets a plan that does not assume 256; with an SM target too.
+TEST(GemmRunner, ResidualForwardOnSixteenByteAlignedResidualAndSmTarget) {
+  PRIMUS_SKIP_WITHOUT_GPU();
+  const int64_t rows = 64, in = 128, out = 96, offset = 8;  // 8 bf16 = 16 bytes
+  std::mt19937_64 generator(std::random_device{}());
+  const double scale = std::sqrt(static_cast<double>(in));
+  const auto input = random_bf16(static_cast<std::size_t>(rows * in), generator);
+  const auto weight = random_bf16(static_cast<std::size_t>(out * in), generator);
+  const auto residual = random_bf16(static_cast<std::size_t>(rows * out + offset), generator, scale);
+  auto reference = [&](int64_t residual_offset) {
+    std::vector<double> ref(static_cast<std::size_t>(rows * out));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out; ++o) {
+        double sum = residual.exact[residual_offset + r * out + o];
+        for (int64_t i = 0; i < in; ++i) sum += input.exact[r * in + i] * weight.exact[o * in + i];
+        ref[r * out + o] = sum;
+      }
+    return ref;
+  };
+  GemmRunner runner(nullptr);
+  DeviceBuffer<bf16> x(input.values.size()), w(weight.values.size()), c(residual.values.size()),
+      y(static_cast<std::size_t>(rows * out));
+  x.upload(input.values);
+  w.upload(weight.values);
+  c.upload(residual.values);
+  y.poison();
+  runner.linear_forward_residual(x.get(), w.get(), nullptr, c.get(), y.get(), rows, in, out);
+  PRIMUS_CUDA_CHECK(cudaDeviceSynchronize());
+  EXPECT_LT(relative_error(y.download(), reference(0)), kTolerance) << "256-byte aligned residual";
+  const std::size_t plans = runner.cached_plan_count();
+
+  y.poison();
+  runner.linear_forward_residual(x.get(), w.get(), nullptr, c.get() + offset, y.get(), rows, in, out);
+  PRIMUS_CUDA_CHECK(cudaDeviceSynchronize());
+  EXPECT_LT(relative_error(y.download(), reference(offset)), kTolerance) << "16-byte aligned residual";
+  EXPECT_EQ(runner.cached_plan_count(), plans + 1) << "C's alignment selects the plan";
+
+  int sms = 0, device = 0;
+  PRIMUS_CUDA_CHECK(cudaGetDevice(&device));
+  PRIMUS_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  runner.set_sm_count_target(sms > 16 ? sms - 16 : sms);
+  y.poison();
+  runner.linear_forward_residual(x.get(), w.get(), nullptr, c.get() + offset, y.get(), rows, in, out);
+  PRIMUS_CUDA_CHECK(cudaDeviceSynchronize());
+  runner.set_sm_count_target(0);
+  EXPECT_LT(relative_error(y.download(), reference(offset)), kTolerance) << "with an SM count target";
+  EXPECT_EQ(runner.cached_plan_count(), plans + 2) << "the SM target selects the plan";
+}
+
 // Sub-views of larger buffers start 16 bytes past an allocation: the plan must not assume 256.
 TEST(GemmRunner, ForwardOnSixteenByteAlignedViews) {
   PRIMUS_SKIP_WITHOUT_GPU();
@@ -161,6 +295,11 @@ TEST(GemmRunner, RejectsNonPositiveSizes) {
   PRIMUS_SKIP_WITHOUT_GPU();
   GemmRunner runner(nullptr);
   EXPECT_THROW(runner.linear_forward(nullptr, nullptr, nullptr, nullptr, 0, 8, 8), std::invalid_argument);
+  EXPECT_THROW(runner.linear_forward_residual(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 8, 8),
+               std::invalid_argument);
+  // A null residual throws before anything is enqueued (beta 1 would read C).
+  EXPECT_THROW(runner.linear_forward_residual(nullptr, nullptr, nullptr, nullptr, nullptr, 8, 8, 8),
+               std::invalid_argument);
 }
 
 }  // namespace

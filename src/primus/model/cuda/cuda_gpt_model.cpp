@@ -195,7 +195,6 @@ void CudaGPTModel::plan(DeviceArena& arena) {
   Scratch& sc = scratch_;
   sc.norm_out = b16(rows * hidden_);
   sc.qkv = b16(rows * qkv_width_);
-  sc.branch = b16(rows * hidden_);
   sc.activation = b16(rows * ffn_);
   sc.d_activation = b16(rows * ffn_);
   sc.d_fc1 = b16(rows * std::max(fc1_width_, qkv_width_));  // also d_qkv
@@ -396,18 +395,13 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
   attention_->forward(attention_shape(seq), s.q, s.k, s.v, s.context, s.lse);
   span("fwd.attention");
   await(p.proj);
+  // The residual adds ride in the GEMMs' epilogue (C = the residual stream, beta 1): no pass of their own.
+  gemm_->linear_forward_residual(s.context, p.proj.weight, p.proj.bias, x, s.attention_residual, rows, q_width_,
+                                 hidden_);
+  span("fwd.proj_gemm_residual");
   await(p.pre_mlp_norm);
-  gemm_->linear_forward(s.context, p.proj.weight, p.proj.bias, sc.branch, rows, q_width_, hidden_);
-  span("fwd.proj_gemm");
-  if (layernorm_) {
-    ops::residual_forward(s.attention_residual, x, sc.branch, rows * hidden_, stream_);
-    norm_forward(s.pre_mlp_norm_out, s.pre_mlp_norm, s.attention_residual, p.pre_mlp_norm, rows, hidden_);
-  } else {
-    ops::rmsnorm_residual_forward(s.pre_mlp_norm_out, s.attention_residual, s.pre_mlp_norm.rstd, sc.branch, x,
-                                  p.pre_mlp_norm.weight, rows, hidden_, static_cast<float>(config_.norm_epsilon),
-                                  config_.apply_layernorm_1p, stream_);
-  }
-  span("fwd.residual_pre_mlp_norm");
+  norm_forward(s.pre_mlp_norm_out, s.pre_mlp_norm, s.attention_residual, p.pre_mlp_norm, rows, hidden_);
+  span("fwd.pre_mlp_norm");
   await(p.fc1);
   gemm_->linear_forward(s.pre_mlp_norm_out, p.fc1.weight, p.fc1.bias, s.fc1_out, rows, hidden_, fc1_width_);
   span("fwd.fc1_gemm");
@@ -415,11 +409,9 @@ void CudaGPTModel::layer_forward(int layer, int seq, bool write_output) {
   activation_forward(s.activation, s.fc1_out, rows);
   span("fwd.activation");
   await(p.fc2);
-  gemm_->linear_forward(s.activation, p.fc2.weight, p.fc2.bias, sc.branch, rows, ffn_, hidden_);
-  span("fwd.fc2_gemm");
-  ops::residual_forward(residual_[static_cast<std::size_t>(layer) + 1], s.attention_residual, sc.branch,
-                        rows * hidden_, stream_);
-  span("fwd.residual");
+  gemm_->linear_forward_residual(s.activation, p.fc2.weight, p.fc2.bias, s.attention_residual,
+                                 residual_[static_cast<std::size_t>(layer) + 1], rows, ffn_, hidden_);
+  span("fwd.fc2_gemm_residual");
 }
 
 void CudaGPTModel::activation_forward(bf16* out, const bf16* fc1_out, std::int64_t rows) {

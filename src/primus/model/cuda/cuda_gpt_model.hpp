@@ -143,7 +143,7 @@ class CudaGPTModel {
     bf16 *input_norm_out = nullptr, *pre_mlp_norm_out = nullptr, *activation = nullptr;
   };
   struct Scratch {
-    bf16 *norm_out = nullptr, *qkv = nullptr, *branch = nullptr, *activation = nullptr;
+    bf16 *norm_out = nullptr, *qkv = nullptr, *activation = nullptr;
     bf16 *d_activation = nullptr, *d_fc1 = nullptr, *d_norm = nullptr, *d_context = nullptr;
     bf16 *dq = nullptr, *dk = nullptr, *dv = nullptr, *dq_raw = nullptr, *dk_raw = nullptr;
     float* norm_scratch = nullptr;

@@ -23,7 +23,8 @@ int pointer_alignment(const void* pointer) {
 std::string describe(const GemmKey& key) {
   return "m=" + std::to_string(key.m) + " n=" + std::to_string(key.n) + " k=" + std::to_string(key.k) +
          " transa=" + std::to_string(key.transpose_a) + " transb=" + std::to_string(key.transpose_b) +
-         " epilogue=" + std::to_string(static_cast<int>(key.epilogue));
+         " epilogue=" + std::to_string(static_cast<int>(key.epilogue)) +
+         " beta_nonzero=" + std::to_string(key.beta_nonzero);
 }
 
 void check_dims(int64_t rows, int64_t in_features, int64_t out_features, const char* what) {
@@ -31,6 +32,20 @@ void check_dims(int64_t rows, int64_t in_features, int64_t out_features, const c
     throw std::invalid_argument(std::string(what) + ": rows, in_features and out_features must be positive, got " +
                                 std::to_string(rows) + ", " + std::to_string(in_features) + ", " +
                                 std::to_string(out_features));
+}
+
+// outputᵀ[out,rows] = W[out,in] · inputᵀ[in,rows] (+ C); W's storage is Wᵀ column-major, hence transa.
+// c is D itself for plain forward, the residual for the residual forward (same layout, own alignment).
+GemmKey linear_forward_key(const void* input, const void* weight, const void* bias, const void* c, const void* d,
+                           int64_t rows, int64_t in_features, int64_t out_features) {
+  GemmKey key;
+  key.m = out_features, key.n = rows, key.k = in_features;
+  key.transpose_a = true, key.transpose_b = false;
+  key.lda = in_features, key.ldb = in_features, key.ldc = out_features;
+  key.epilogue = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+  key.alignment_a = pointer_alignment(weight), key.alignment_b = pointer_alignment(input);
+  key.alignment_c = pointer_alignment(c), key.alignment_d = pointer_alignment(d);
+  return key;
 }
 
 }  // namespace
@@ -124,28 +139,32 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& requested) {
   return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
-void GemmRunner::matmul(const GemmKey& key, const void* a, const void* b, void* c, float beta, const void* bias) {
+void GemmRunner::matmul(const GemmKey& key, const void* a, const void* b, const void* c, void* d, float beta,
+                        const void* bias) {
   Plan& plan = plan_for(key);  // keyed with the current SM target
   if (key.epilogue == CUBLASLT_EPILOGUE_BIAS)
     PRIMUS_CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
   const float alpha = 1.0f;
-  PRIMUS_CUBLAS_CHECK(cublasLtMatmul(handle_, plan.operation, &alpha, a, plan.a, b, plan.b, &beta, c, plan.c, c,
+  PRIMUS_CUBLAS_CHECK(cublasLtMatmul(handle_, plan.operation, &alpha, a, plan.a, b, plan.b, &beta, c, plan.c, d,
                                      plan.c, &plan.algo, workspace_, workspace_bytes_, stream_));
 }
 
 void GemmRunner::linear_forward(const bf16* input, const bf16* weight, const bf16* bias, bf16* output, int64_t rows,
                                 int64_t in_features, int64_t out_features) {
   check_dims(rows, in_features, out_features, "linear_forward");
-  // outputᵀ[out,rows] = W[out,in] · inputᵀ[in,rows]; W's storage is Wᵀ column-major, hence transa.
-  GemmKey key;
-  key.m = out_features, key.n = rows, key.k = in_features;
-  key.transpose_a = true, key.transpose_b = false;
-  key.lda = in_features, key.ldb = in_features, key.ldc = out_features;
-  key.epilogue = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
-  key.alignment_a = pointer_alignment(weight), key.alignment_b = pointer_alignment(input);
-  key.alignment_c = key.alignment_d = pointer_alignment(output);
-  matmul(key, weight, input, output, 0.0f, bias);
+  const GemmKey key = linear_forward_key(input, weight, bias, output, output, rows, in_features, out_features);
+  matmul(key, weight, input, output, output, 0.0f, bias);
+}
+
+void GemmRunner::linear_forward_residual(const bf16* input, const bf16* weight, const bf16* bias,
+                                         const bf16* residual, bf16* output, int64_t rows, int64_t in_features,
+                                         int64_t out_features) {
+  check_dims(rows, in_features, out_features, "linear_forward_residual");
+  if (residual == nullptr) throw std::invalid_argument("linear_forward_residual: residual is null");
+  GemmKey key = linear_forward_key(input, weight, bias, residual, output, rows, in_features, out_features);
+  key.beta_nonzero = true;  // its own plan, apart from the plain forward's (beta 0, C == D)
+  matmul(key, weight, input, residual, output, 1.0f, bias);
 }
 
 void GemmRunner::linear_backward_input(const bf16* d_output, const bf16* weight, bf16* d_input, int64_t rows,
@@ -157,7 +176,7 @@ void GemmRunner::linear_backward_input(const bf16* d_output, const bf16* weight,
   key.lda = in_features, key.ldb = out_features, key.ldc = in_features;
   key.alignment_a = pointer_alignment(weight), key.alignment_b = pointer_alignment(d_output);
   key.alignment_c = key.alignment_d = pointer_alignment(d_input);
-  matmul(key, weight, d_output, d_input, 0.0f, nullptr);
+  matmul(key, weight, d_output, d_input, d_input, 0.0f, nullptr);
 }
 
 void GemmRunner::linear_backward_weight(const bf16* d_output, const bf16* input, float* weight_main_grad,
@@ -172,7 +191,7 @@ void GemmRunner::linear_backward_weight(const bf16* d_output, const bf16* input,
   key.beta_nonzero = accumulate;
   key.alignment_a = pointer_alignment(input), key.alignment_b = pointer_alignment(d_output);
   key.alignment_c = key.alignment_d = pointer_alignment(weight_main_grad);
-  matmul(key, input, d_output, weight_main_grad, accumulate ? 1.0f : 0.0f, nullptr);
+  matmul(key, input, d_output, weight_main_grad, weight_main_grad, accumulate ? 1.0f : 0.0f, nullptr);
 }
 
 void GemmRunner::linear_backward_bias(const bf16* d_output, float* bias_main_grad, int64_t rows,
@@ -187,7 +206,7 @@ void GemmRunner::linear_backward_bias(const bf16* d_output, float* bias_main_gra
   key.beta_nonzero = accumulate;
   key.alignment_a = pointer_alignment(d_output), key.alignment_b = pointer_alignment(ones_vector);
   key.alignment_c = key.alignment_d = pointer_alignment(bias_main_grad);
-  matmul(key, d_output, ones_vector, bias_main_grad, accumulate ? 1.0f : 0.0f, nullptr);
+  matmul(key, d_output, ones_vector, bias_main_grad, bias_main_grad, accumulate ? 1.0f : 0.0f, nullptr);
 }
 
 const bf16* GemmRunner::ones(int64_t count) {

@@ -1,6 +1,7 @@
 // GemmRunner: the linear layer's three GEMMs on cuBLASLt (bf16 in, fp32 compute),
 // row-major with the weight in PyTorch layout W[out_features, in_features]:
 //   forward          output[rows,out] = input[rows,in] · Wᵀ (+ bias, fused epilogue)
+//                    (+ residual[rows,out] as cuBLASLt's C with beta 1: the residual add costs no pass)
 //   backward input   d_input[rows,in] = d_output[rows,out] · W
 //   backward weight  main_grad[out,in] (+)= d_outputᵀ · input, fp32 (gradient accumulation fusion)
 //   backward bias    bias_main_grad[out] (+)= d_outputᵀ · ones[rows], fp32 (a GEMV on the same path)
@@ -30,6 +31,7 @@ struct GemmKey {
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   bool beta_nonzero = false;
   // Largest power of two (≤ 256) dividing each pointer: the chosen kernel may rely on it.
+  // C and D share one layout (ldc) but may be different buffers, hence two alignments.
   int alignment_a = 256, alignment_b = 256, alignment_c = 256, alignment_d = 256;
   // SMs the kernel may plan for (0: all); fewer while another stream keeps some SMs busy.
   int sm_count_target = 0;
@@ -52,6 +54,12 @@ class GemmRunner {
   // output[rows,out_features] = input[rows,in_features] · weightᵀ (+ bias[out_features] when bias != nullptr).
   void linear_forward(const bf16* input, const bf16* weight, const bf16* bias, bf16* output, int64_t rows,
                       int64_t in_features, int64_t out_features);
+
+  // output[rows,out_features] = input[rows,in_features] · weightᵀ (+ bias) + residual[rows,out_features]:
+  // the residual is cuBLASLt's C (beta 1), added in fp32 before the one bf16 rounding of D = output.
+  // residual may equal output (in place); any other overlap is undefined.
+  void linear_forward_residual(const bf16* input, const bf16* weight, const bf16* bias, const bf16* residual,
+                               bf16* output, int64_t rows, int64_t in_features, int64_t out_features);
 
   // d_input[rows,in_features] = d_output[rows,out_features] · weight.
   void linear_backward_input(const bf16* d_output, const bf16* weight, bf16* d_input, int64_t rows,
@@ -76,8 +84,9 @@ class GemmRunner {
 
  private:
   struct Plan;
-  // D = alpha·op(A)·op(B) + beta·C with C == D; bias only for the BIAS epilogue.
-  void matmul(const GemmKey& key, const void* a, const void* b, void* c, float beta, const void* bias);
+  // D = alpha·op(A)·op(B) + beta·C (+ bias for the BIAS epilogue); C and D share the layout ldc.
+  void matmul(const GemmKey& key, const void* a, const void* b, const void* c, void* d, float beta,
+              const void* bias);
   Plan& plan_for(const GemmKey& key);
   const bf16* ones(int64_t count);  // device vector of bf16 ones, grown only when a longer one is asked for
 
