@@ -214,7 +214,9 @@ TEST(CudaEngine, RejectsRecomputeModulesOfOtherArchitectures) {
 // change nothing: parameters, moments and losses of three steps (two
 // micro-batches each, an evaluation between steps) are bit-identical to the serial
 // optimizer's. With the forward's GEMMs planned for fewer SMs as well, cuBLASLt may pick
-// other kernels (other summation orders): equal within bf16 rounding.
+// other kernels (other summation orders): equal within bf16 rounding. The deferred table's
+// update and gather, which skip the untouched rows' zero gradients, equal reading the whole
+// dense gradient (PRIMUS_SPARSE_EMBEDDING_GRAD=0) bit for bit.
 TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
   PRIMUS_SKIP_WITHOUT_GPU();
   // Two layers of width 1024 so that several groups (>= 1M elements) exist; untied embeddings.
@@ -225,9 +227,12 @@ TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
     std::vector<float> params, exp_avg, exp_avg_sq;
     std::vector<float> losses;
   };
-  auto run = [&](const char* overlap_sms, const char* overlap_layers, const char* defer_embeddings = "1") {
+  auto run = [&](const char* overlap_sms, const char* overlap_layers, const char* defer_embeddings = "1",
+                 const char* sparse_embedding_grad = "1") {
     std::vector<std::pair<std::string, std::string>> settings = {
-        {"PRIMUS_OPTIMIZER_OVERLAP_SMS", overlap_sms}, {"PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS", defer_embeddings}};
+        {"PRIMUS_OPTIMIZER_OVERLAP_SMS", overlap_sms},
+        {"PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS", defer_embeddings},
+        {"PRIMUS_SPARSE_EMBEDDING_GRAD", sparse_embedding_grad}};
     if (overlap_layers != nullptr) settings.emplace_back("PRIMUS_OPTIMIZER_OVERLAP_LAYERS", overlap_layers);
     const auto engine_ptr = [&] {
       const ops::cuda::testing::ScopedEnvironment environment(settings);
@@ -254,6 +259,7 @@ TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
   const auto [overlap_sms, overlapped] = run("8", "0");  // word embeddings deferred behind the gather
   const auto [undeferred_sms, undeferred] = run("8", "0", "0");
   const auto [narrow_sms, narrow] = run("8", "2");
+  const auto [dense_sms, dense] = run("8", "0", "1", "0");  // deferred, every gradient row read
   EXPECT_EQ(serial_sms, 0);
   EXPECT_EQ(overlap_sms, 8);
   EXPECT_EQ(serial.losses, overlapped.losses);
@@ -263,6 +269,11 @@ TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
   EXPECT_EQ(undeferred_sms, 8);
   EXPECT_EQ(serial.losses, undeferred.losses);
   EXPECT_EQ(serial.params, undeferred.params);
+  EXPECT_EQ(dense_sms, 8);
+  EXPECT_EQ(dense.losses, overlapped.losses);
+  EXPECT_EQ(dense.params, overlapped.params);
+  EXPECT_EQ(dense.exp_avg, overlapped.exp_avg);
+  EXPECT_EQ(dense.exp_avg_sq, overlapped.exp_avg_sq);
   ASSERT_EQ(narrow.losses.size(), serial.losses.size());
   for (std::size_t i = 0; i < serial.losses.size(); ++i)
     EXPECT_NEAR(narrow.losses[i], serial.losses[i], 1e-2 * std::abs(serial.losses[i])) << "loss " << i;

@@ -3,11 +3,14 @@
 // bit against the reference kernel, with parameters that start and end off the 8-element packs
 // (and inside them), mixed weight decay, launches smaller than a pack and of millions of
 // elements, grids of 1-3 SMs, the clip coefficient and the skip flag; elements outside the
-// launch stay untouched. A timing of each variant by SM count (what the overlapped optimizer
-// leaves it) runs with PRIMUS_CUDA_BENCH=1.
+// launch stay untouched. Rows whose marks call their gradient zero: never read (they hold NaN
+// and the bits still equal an update that read +0 there). A timing of each variant by SM count
+// (what the overlapped optimizer leaves it) runs with PRIMUS_CUDA_BENCH=1.
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <type_traits>
 
@@ -57,9 +60,10 @@ struct DeviceState {
   DeviceBuffer<float> m, v, g;
   explicit DeviceState(const HostState& s) : high(s.high), low(s.low), m(s.m), v(s.v), g(s.g) {}
   void run(const SplitAdamWLaunch& launch, const AdamWHyperparameters& hyper, const float* clip,
-           const std::int32_t* skip, int sms, SplitAdamWKernel kernel = SplitAdamWKernel::kReference) {
+           const std::int32_t* skip, int sms, SplitAdamWKernel kernel = SplitAdamWKernel::kReference,
+           const ZeroRows& zero_grads = {}) {
     train::cuda::split_adamw_launch_with(kernel, launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(),
-                                         v.get(), g.get(), clip, skip, nullptr, hyper, sms, nullptr);
+                                         v.get(), g.get(), clip, skip, nullptr, hyper, sms, nullptr, zero_grads);
     PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize());
   }
   HostState download() const { return HostState{high.download(), low.download(), m.download(), v.download(), {}}; }
@@ -176,6 +180,101 @@ TEST_P(SplitAdamWKernels, SkipFlagLeavesEverythingUntouched) {
   EXPECT_TRUE(same_bits(device.download(), before));
 }
 
+// Marks for `rows` rows, about 30 % touched (1), the rest untouched (0), seeded.
+std::vector<std::uint8_t> random_marks(std::int64_t rows, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::uint8_t> marks(static_cast<std::size_t>(rows));
+  for (auto& mark : marks) mark = rng() % 10 < 3 ? 1 : 0;
+  return marks;
+}
+
+// `state` with the gradient of every unmarked row of `rows` set to `value`.
+HostState with_untouched_gradients(HostState state, const ZeroRows& rows, const std::vector<std::uint8_t>& marks,
+                                   float value) {
+  for (std::int64_t r = 0; r < rows.rows; ++r)
+    if (marks[static_cast<std::size_t>(r)] == 0)
+      for (std::int64_t c = 0; c < rows.row_elements; ++c)
+        state.g[static_cast<std::size_t>(rows.begin + r * rows.row_elements + c)] = value;
+  return state;
+}
+
+// Table `rows` (no marks yet) inside a state of n elements, random marks: the launch with this
+// test's kernel skipping the unmarked rows, whose gradients hold NaN, must give exactly the
+// bits of the reference kernel reading every gradient with those rows at +0 (a NaN read would
+// poison the element). The poisoned state read in full must differ (the poison works).
+void expect_untouched_rows_not_read(SplitAdamWKernel kernel, std::int64_t n, ZeroRows rows,
+                                    const SplitAdamWLaunch& launch, int sms, std::uint32_t seed) {
+  const AdamWHyperparameters hyper{1e-3, 0.9, 0.95, 1e-8, 0.1, 3};
+  DeviceBuffer<float> clip(std::vector<float>{0.5f});
+  const HostState before = random_state(n, seed);
+  const std::vector<std::uint8_t> marks = random_marks(rows.rows, seed + 1);
+  DeviceBuffer<std::uint8_t> device_marks(marks);
+  const HostState zeroed = with_untouched_gradients(before, rows, marks, 0.0f);
+  const HostState poisoned = with_untouched_gradients(before, rows, marks, std::numeric_limits<float>::quiet_NaN());
+  DeviceState expected(zeroed);
+  expected.run(launch, hyper, clip.get(), nullptr, sms, SplitAdamWKernel::kReference);
+  const HostState want = expected.download();
+  DeviceState skipping(poisoned);
+  rows.marks = device_marks.get();
+  skipping.run(launch, hyper, clip.get(), nullptr, sms, kernel, rows);
+  EXPECT_TRUE(same_bits(skipping.download(), want)) << "read a gradient of an unmarked row, or moved another element";
+  DeviceState reading(poisoned);
+  reading.run(launch, hyper, clip.get(), nullptr, sms, kernel);
+  EXPECT_FALSE(same_bits(reading.download(), want)) << "no poisoned row in the launch: the test would be vacuous";
+  EXPECT_FALSE(same_bits(want, before)) << "nothing moved: the comparisons would be vacuous";
+}
+
+// Rows of 64 (packs and quads lie inside rows) from element 16: the whole table plus the
+// parameter after it, and launches that start mid-table (on a pack, mid-pack, mid-row) and end
+// past it, on 1-2 SMs; then the engine's shape (rows of 4096 from element 0) on 3 SMs, many
+// chunks per thread.
+TEST_P(SplitAdamWKernels, UntouchedRowsAlignedWithPacksAreNotRead) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  const ZeroRows rows{nullptr, 16, 500, 64};  // elements [16, 32016)
+  expect_untouched_rows_not_read(GetParam(), 40'000, rows, make_launch(16, {32'016, 39'990}, 0b01), 2, 21);
+  expect_untouched_rows_not_read(GetParam(), 40'000, rows, make_launch(6'440, {20'003, 32'016, 39'990}, 0b101), 1, 22);
+  expect_untouched_rows_not_read(GetParam(), 40'000, rows, make_launch(6'443, {32'016, 32'020}, 0b11), 2, 23);
+  expect_untouched_rows_not_read(GetParam(), 2'100'000, ZeroRows{nullptr, 0, 512, 4096},
+                                 make_launch(0, {512 * 4096, 2'099'997}, 0b01), 3, 24);
+  expect_untouched_rows_not_read(GetParam(), 2'100'000, ZeroRows{nullptr, 0, 512, 4096},
+                                 make_launch(300 * 4096 + 8, {512 * 4096}, 0b1), 2, 25);
+}
+
+// Rows whose edges fall inside packs and quads: 37 elements from element 3 (a launch from
+// mid-row), 6 (smaller than a pack: nearly every pack straddles a row edge) from 5 after a
+// parameter before the table, and 4 from 4 (quads inside rows, packs across them).
+TEST_P(SplitAdamWKernels, UntouchedRowsOffThePacksAreNotRead) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  const ZeroRows rows37{nullptr, 3, 700, 37};  // elements [3, 25903)
+  expect_untouched_rows_not_read(GetParam(), 30'000, rows37, make_launch(3, {25'903, 29'999}, 0b10), 2, 31);
+  expect_untouched_rows_not_read(GetParam(), 30'000, rows37, make_launch(1'864, {25'903, 29'999}, 0b01), 3, 32);
+  expect_untouched_rows_not_read(GetParam(), 20'000, ZeroRows{nullptr, 5, 3000, 6},
+                                 make_launch(0, {5, 18'005, 20'000}, 0b101), 1, 33);
+  expect_untouched_rows_not_read(GetParam(), 16'010, ZeroRows{nullptr, 4, 4000, 4}, make_launch(4, {16'004}, 0b1), 2,
+                                 34);
+}
+
+// Every row marked touched: every gradient is read, the same bits as a launch without rows.
+TEST_P(SplitAdamWKernels, AllRowsTouchedEqualsReadingEverything) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  const AdamWHyperparameters hyper{1e-3, 0.9, 0.95, 1e-8, 0.1, 3};
+  DeviceBuffer<float> clip(std::vector<float>{0.5f});
+  const HostState before = random_state(40'000, 41);
+  for (const ZeroRows layout : {ZeroRows{nullptr, 16, 500, 64}, ZeroRows{nullptr, 3, 700, 37}}) {
+    DeviceBuffer<std::uint8_t> marks(std::vector<std::uint8_t>(static_cast<std::size_t>(layout.rows), 1));
+    ZeroRows rows = layout;
+    rows.marks = marks.get();
+    const SplitAdamWLaunch launch = make_launch(layout.begin + 9, {20'001, 39'990}, 0b01);
+    DeviceState reading(before);
+    reading.run(launch, hyper, clip.get(), nullptr, 2, GetParam());
+    DeviceState marked(before);
+    marked.run(launch, hyper, clip.get(), nullptr, 2, GetParam(), rows);
+    const HostState want = reading.download();
+    EXPECT_TRUE(same_bits(marked.download(), want)) << "row length " << layout.row_elements;
+    EXPECT_FALSE(same_bits(want, before)) << "nothing moved: the comparison would be vacuous";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllKernels, SplitAdamWKernels, ::testing::ValuesIn(kKernels),
                          [](const ::testing::TestParamInfo<SplitAdamWKernel>& info) {
                            return std::string(train::cuda::split_adamw_kernel_name(info.param));
@@ -208,6 +307,10 @@ TEST(SplitAdamWLaunch, RejectsABadTable) {
   backwards.segment_end[backwards.segment_count++] = 40;
   backwards.segment_end[backwards.segment_count++] = 20;
   EXPECT_THROW(device.run(backwards, AdamWHyperparameters{1e-3, 0.9, 0.95, 1e-8, 0.1, 1}, nullptr, nullptr, 0),
+               std::invalid_argument);
+  DeviceBuffer<std::uint8_t> marks(std::vector<std::uint8_t>(4, 0));
+  EXPECT_THROW(device.run(make_launch(0, {64}, 0), AdamWHyperparameters{1e-3, 0.9, 0.95, 1e-8, 0.1, 1}, nullptr,
+                          nullptr, 0, SplitAdamWKernel::kReference, ZeroRows{marks.get(), 0, 4, 0}),
                std::invalid_argument);
 }
 
@@ -262,6 +365,54 @@ TEST(GatherRowsAfterAdamW, EqualsTheUpdatedTableBitForBit) {
   }
 }
 
+// The gather with the table's zero rows: the gradients of unmarked rows hold NaN and are not
+// read; the rows equal the update of the table with +0 there (tokens in marked and unmarked
+// rows, and rows of 72: not a multiple of a pack). Rows that are not the table's are refused.
+TEST(GatherRowsAfterAdamW, SkipsTheGradientsOfUntouchedRows) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  const std::int64_t vocab = 300, hidden = 72, offset = 40, n = offset + vocab * hidden + 5;
+  const HostState before = random_state(n, 51);
+  std::vector<std::uint8_t> marks = random_marks(vocab, 52);
+  marks[5] = 1;
+  marks[17] = 0;
+  const ZeroRows layout{nullptr, offset, vocab, hidden};
+  DeviceBuffer<std::uint8_t> device_marks(marks);
+  const std::vector<std::int32_t> tokens = {5, 299, 0, 5, 123, 17, 250};
+  const std::int64_t rows = static_cast<std::int64_t>(tokens.size());
+  DeviceBuffer<std::int32_t> token_buffer(tokens);
+  DeviceBuffer<bf16> gathered(static_cast<std::size_t>(rows * hidden));
+  DeviceBuffer<float> clip(std::vector<float>{0.7f});
+  const AdamWHyperparameters hyper{2e-3, 0.9, 0.95, 1e-8, 0.1, 4};
+  DeviceState poisoned(with_untouched_gradients(before, layout, marks, std::numeric_limits<float>::quiet_NaN()));
+  ZeroRows zero = layout;
+  zero.marks = device_marks.get();
+  gathered.poison();
+  train::cuda::gather_rows_after_adamw(gathered.get(), token_buffer.get(), rows, vocab, hidden, offset, true,
+                                       reinterpret_cast<const bf16*>(poisoned.high.get()), poisoned.low.get(),
+                                       poisoned.m.get(), poisoned.v.get(), poisoned.g.get(), clip.get(), nullptr,
+                                       nullptr, hyper, nullptr, zero);
+  const auto rows_out = gathered.download();
+  DeviceState zeroed(with_untouched_gradients(before, layout, marks, 0.0f));
+  zeroed.run(make_launch(offset, {offset + vocab * hidden}, 1), hyper, clip.get(), nullptr, 0);
+  const auto high = zeroed.high.download();
+  int wrong = 0;
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < hidden; ++c) {
+      std::uint16_t got;
+      std::memcpy(&got, &rows_out[r * hidden + c], 2);
+      wrong += got == high[offset + tokens[r] * hidden + c] ? 0 : 1;
+    }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_NE(high, before.high) << "the update moved nothing: the comparison would be vacuous";
+  ZeroRows other = zero;
+  other.begin = offset + hidden;
+  EXPECT_THROW(train::cuda::gather_rows_after_adamw(
+                   gathered.get(), token_buffer.get(), rows, vocab, hidden, offset, true,
+                   reinterpret_cast<const bf16*>(poisoned.high.get()), poisoned.low.get(), poisoned.m.get(),
+                   poisoned.v.get(), poisoned.g.get(), clip.get(), nullptr, nullptr, hyper, nullptr, other),
+               std::invalid_argument);
+}
+
 // Bandwidth of each kernel on k SMs: how much of the optimizer a side stream of k SMs can
 // carry while the forward runs on the rest (28 bytes per parameter). The state is a random
 // block tiled over the buffers: all-zero moments would send every sqrt and division down its
@@ -298,6 +449,25 @@ TEST(Benchmark, SplitAdamWBySmCount) {
                   train::cuda::split_adamw_kernel_name(kernel), sms, ms, gbps,
                   gbps / (sms > 0 ? sms : ops::cuda::device_sm_count()));
       EXPECT_GT(gbps, 0.0);
+    }
+  }
+  // The same buffer as one table of 4096-element rows, 3 % of them touched (about what a global
+  // batch of 8K tokens touches of a 128K vocabulary): the untouched rows' gradients are not read.
+  std::vector<std::uint8_t> host_marks(static_cast<std::size_t>(n / 4096));
+  std::mt19937 rng(14);
+  for (auto& mark : host_marks) mark = rng() % 100 < 3 ? 1 : 0;
+  DeviceBuffer<std::uint8_t> marks(host_marks);
+  const ZeroRows rows{marks.get(), 0, n / 4096, 4096};
+  for (int sms : {24, 0}) {
+    for (SplitAdamWKernel kernel : kKernels) {
+      auto once = [&] {
+        train::cuda::split_adamw_launch_with(kernel, launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(),
+                                             v.get(), g.get(), nullptr, nullptr, nullptr, hyper, sms, nullptr, rows);
+      };
+      const double ms = time_ms(once, 3, 1);
+      std::printf("BENCH split_adamw_launch %-9s sms=%-3d %9.3f ms with 97 %% of the rows' gradients not read\n",
+                  train::cuda::split_adamw_kernel_name(kernel), sms, ms);
+      EXPECT_GT(ms, 0.0);
     }
   }
 }

@@ -138,10 +138,12 @@ void CudaEngine::enqueue_word_embedding_update() const {
   model_->defer_word_embeddings(nullptr);
   PRIMUS_CUDA_CHECK(cudaEventRecord(embeddings_read_, stream_));
   PRIMUS_CUDA_CHECK(cudaStreamWaitEvent(optimizer_stream_, embeddings_read_, 0));
+  // The table's rows no token touched hold zero gradients: not read (the forward's
+  // zero_accumulated_grads, which clears the marks, waits for this group's fence).
   for (std::size_t i = 0; i < launches_.size() && launches_[i].group == 0; ++i)
     split_adamw_launch(launches_[i].launch, weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, &scalars_->clip_coeff,
                        &scalars_->found_non_finite, &scalars_->loss_sum, pending_hyper_, overlap_sms_,
-                       optimizer_stream_);
+                       optimizer_stream_, model_->word_embedding_zero_rows());
   fences_->record(0, optimizer_stream_);
   if (timeline_) timeline_->mark("tail.embeddings", optimizer_stream_);
 }
@@ -292,8 +294,11 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
     const std::size_t group = launches_[i].group;
     if (defer_embeddings_ && group == 0) continue;  // after the next forward's gather, below
     const int sms = fences_ != nullptr && group > 0 ? overlap_sms_ : 0;  // the first group is read first
+    // The first group holds the word embeddings (the first parameter): their untouched rows' zero
+    // gradients are not read.
     split_adamw_launch(launches_[i].launch, weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_,
-                       &scalars_->clip_coeff, &scalars_->found_non_finite, &scalars_->loss_sum, hyper, sms, optimizer);
+                       &scalars_->clip_coeff, &scalars_->found_non_finite, &scalars_->loss_sum, hyper, sms, optimizer,
+                       group == 0 ? model_->word_embedding_zero_rows() : ops::cuda::ZeroRows{});
     if (fences_ != nullptr && (i + 1 == launches_.size() || launches_[i + 1].group != group)) {
       fences_->record(group, optimizer);
       if (timeline_) timeline_->mark("tail.group" + std::to_string(100 + group).substr(1), optimizer);
@@ -309,7 +314,7 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
       gather_rows_after_adamw(out, tokens, rows, config_.model.padded_vocab_size, config_.model.hidden_size,
                               table_offset, decay, weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_,
                               &scalars_->clip_coeff, &scalars_->found_non_finite, &scalars_->loss_sum, pending_hyper_,
-                              stream_);
+                              stream_, model_->word_embedding_zero_rows());
       enqueue_word_embedding_update();
     });
   }

@@ -17,8 +17,40 @@ namespace primus::train::cuda {
 using ops::cuda::AdamWHyperparameters;
 using ops::cuda::AdamWScalars;
 using ops::cuda::adamw_update;
+using ops::cuda::ZeroRows;
 
 namespace {
+
+// ZeroRows as the AdamW kernels test it: rows of row_elements elements over [begin, end);
+// marks == nullptr (also when the launch misses the rows): every gradient is read.
+struct GradZeroRows {
+  const std::uint8_t* marks;
+  std::int64_t begin, end, row_elements;
+};
+
+// Whether gradient element e lies in a row the marks call zero (so it holds +0 and is not read).
+__device__ __forceinline__ bool in_zero_row(const GradZeroRows& zero, std::int64_t e) {
+  return zero.marks != nullptr && e >= zero.begin && e < zero.end &&
+         zero.marks[(e - zero.begin) / zero.row_elements] == 0;
+}
+
+// How a run of kCount gradient elements from `first` is loaded: read whole (outside the rows, or
+// in a marked row), taken as zeros (inside one unmarked row: not read), or element by element
+// (it straddles a row edge or the rows' edge: never the engine's, whose rows are packs apart).
+enum class RunGrads { kRead, kZero, kMixed };
+template <int kCount>
+__device__ __forceinline__ RunGrads run_grads(const GradZeroRows& zero, std::int64_t first) {
+  if (zero.marks == nullptr || first + kCount <= zero.begin || first >= zero.end) return RunGrads::kRead;
+  if (first < zero.begin || first + kCount > zero.end) return RunGrads::kMixed;
+  const std::int64_t row = (first - zero.begin) / zero.row_elements;
+  if (first + kCount > zero.begin + (row + 1) * zero.row_elements) return RunGrads::kMixed;
+  return zero.marks[row] == 0 ? RunGrads::kZero : RunGrads::kRead;
+}
+
+// One gradient element: +0 in a zero row (the value it holds there), else read.
+__device__ __forceinline__ float load_grad(const float* grads, std::int64_t e, const GradZeroRows& zero) {
+  return in_zero_row(zero, e) ? 0.0f : grads[e];
+}
 
 // The split master weight (high, low) joined, updated and split again.
 __device__ __forceinline__ void update_one(std::uint16_t& high, std::uint16_t& low, float& m, float& v, float g,
@@ -85,8 +117,8 @@ __device__ __forceinline__ PackRange pack_range(const SplitAdamWLaunch& launch) 
 // 0..15 of block 0, one element each.
 __device__ __forceinline__ void update_head_and_tail(const SplitAdamWLaunch& launch, PackRange packs,
                                                      std::uint16_t* high, std::uint16_t* low, float* exp_avg,
-                                                     float* exp_avg_sq, const float* grads, float clip,
-                                                     const AdamWScalars& s) {
+                                                     float* exp_avg_sq, const float* grads,
+                                                     const GradZeroRows& zero, float clip, const AdamWScalars& s) {
   constexpr int kPack = 8;
   if (blockIdx.x != 0 || threadIdx.x >= 2 * kPack) return;
   const std::int64_t begin = launch.begin, end = launch.end();
@@ -98,19 +130,21 @@ __device__ __forceinline__ void update_head_and_tail(const SplitAdamWLaunch& lau
   if (in_head || in_tail) {
     const int seg = segment_from(launch, 0, i);
     const float decay = (launch.decay_mask >> seg) & 1u ? s.decay_factor : 1.0f;
-    update_one(high[i], low[i], exp_avg[i], exp_avg_sq[i], __fmul_rn(grads[i], clip), decay, s);
+    update_one(high[i], low[i], exp_avg[i], exp_avg_sq[i], __fmul_rn(load_grad(grads, i, zero), clip), decay, s);
   }
 }
 
 // kReference: the launch's elements, eight consecutive ones per thread: 16-byte high/low,
 // moment and gradient accesses over the 8-aligned middle, all loads issued before any
-// arithmetic, a segment search per element; block 0 takes the unaligned head and tail.
+// arithmetic, a segment search per element; block 0 takes the unaligned head and tail. A pack
+// inside a zero row reads no gradient.
 // 1024-thread blocks, at most 64 registers: exactly one block per SM, so a grid of k blocks
 // occupies k SMs (the overlapped optimizer relies on it).
 __global__ void __launch_bounds__(1024, 1)
     split_adamw_kernel(const SplitAdamWLaunch launch, std::uint16_t* high, std::uint16_t* low, float* exp_avg,
                        float* exp_avg_sq, const float* grads, const float* clip_coeff,
-                       const std::int32_t* found_non_finite, const double* loss_sum, AdamWScalars s) {
+                       const std::int32_t* found_non_finite, const double* loss_sum, AdamWScalars s,
+                       const GradZeroRows zero) {
   if (skip_update(found_non_finite, loss_sum)) return;
   constexpr int kPack = 8;
   const float clip = clip_coeff != nullptr ? *clip_coeff : 1.0f;
@@ -123,13 +157,21 @@ __global__ void __launch_bounds__(1024, 1)
     float4 m8[2] = {reinterpret_cast<const float4*>(exp_avg)[2 * pack], reinterpret_cast<const float4*>(exp_avg)[2 * pack + 1]};
     float4 v8[2] = {reinterpret_cast<const float4*>(exp_avg_sq)[2 * pack],
                     reinterpret_cast<const float4*>(exp_avg_sq)[2 * pack + 1]};
-    const float4 g8[2] = {reinterpret_cast<const float4*>(grads)[2 * pack], reinterpret_cast<const float4*>(grads)[2 * pack + 1]};
+    const std::int64_t first = pack * kPack;
+    float4 g8[2] = {make_float4(0.f, 0.f, 0.f, 0.f), make_float4(0.f, 0.f, 0.f, 0.f)};
+    const RunGrads grad_run = run_grads<kPack>(zero, first);
+    if (grad_run == RunGrads::kRead) {
+      g8[0] = reinterpret_cast<const float4*>(grads)[2 * pack];
+      g8[1] = reinterpret_cast<const float4*>(grads)[2 * pack + 1];
+    } else if (grad_run == RunGrads::kMixed) {
+#pragma unroll
+      for (int i = 0; i < kPack; ++i) reinterpret_cast<float*>(g8)[i] = load_grad(grads, first + i, zero);
+    }
     std::uint16_t* h = reinterpret_cast<std::uint16_t*>(&hi8);
     std::uint16_t* l = reinterpret_cast<std::uint16_t*>(&lo8);
     float* m = reinterpret_cast<float*>(m8);
     float* v = reinterpret_cast<float*>(v8);
     const float* g = reinterpret_cast<const float*>(g8);
-    const std::int64_t first = pack * kPack;
     int seg = segment_from(launch, 0, first);
 #pragma unroll
     for (int i = 0; i < kPack; ++i) {
@@ -144,7 +186,7 @@ __global__ void __launch_bounds__(1024, 1)
     reinterpret_cast<float4*>(exp_avg_sq)[2 * pack] = v8[0];
     reinterpret_cast<float4*>(exp_avg_sq)[2 * pack + 1] = v8[1];
   }
-  update_head_and_tail(launch, packs, high, low, exp_avg, exp_avg_sq, grads, clip, s);
+  update_head_and_tail(launch, packs, high, low, exp_avg, exp_avg_sq, grads, zero, clip, s);
 }
 
 // Four consecutive elements (a quad q: elements 4q..4q+3) as one access of each array moves them.
@@ -183,6 +225,30 @@ __device__ __forceinline__ void copy_async(void* shared, const void* global, uns
 __device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 __device__ __forceinline__ void copy_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
 
+// Quad q's gradient into this thread's shared slot: copied (cp.async, after `after`), or +0
+// where its rows are zero, stored by the thread itself and so ordered after its earlier reads
+// of the slot like any own access; a quad straddling a row edge goes element by element.
+__device__ __forceinline__ void copy_quad_grad(float4* slot, const float* grads, std::int64_t q,
+                                               const GradZeroRows& zero, unsigned after) {
+  constexpr int kQuad = 4;
+  const RunGrads run = run_grads<kQuad>(zero, kQuad * q);
+  if (run == RunGrads::kRead) {
+    copy_async<16>(slot, reinterpret_cast<const float4*>(grads) + q, after);
+  } else if (run == RunGrads::kZero) {
+    *slot = make_float4(0.f, 0.f, 0.f, 0.f);
+  } else {
+    float* element = reinterpret_cast<float*>(slot);
+#pragma unroll
+    for (int k = 0; k < kQuad; ++k) {
+      if (in_zero_row(zero, kQuad * q + k)) {
+        element[k] = 0.0f;
+      } else {
+        copy_async<4>(element + k, grads + kQuad * q + k, after);
+      }
+    }
+  }
+}
+
 // kAsync's shared memory: a chunk of 2 * 1024 quads, per field, thread t's two quads at [0][t]
 // and [1][t] (consecutive threads, consecutive addresses: no bank conflicts). 128 KB: more than
 // half of an SM's shared memory, so a second block never fits beside the first.
@@ -202,10 +268,12 @@ static_assert(sizeof(AsyncChunk) > 228 * 1024 / 2, "one block per SM: a second m
 // memory and math in turn: each thread reads its 8 elements of chunk i out of shared memory,
 // issues the copies of chunk i + 1 into the same slots (its own: no block barrier; ordered after
 // those reads by a register dependency), then computes chunk i and stores it to global memory.
+// The gradient of a quad inside a zero row is not copied: the thread stores +0 into its slot.
 __global__ void __launch_bounds__(kAsyncThreads, 1)
     split_adamw_async_kernel(const SplitAdamWLaunch launch, std::uint16_t* high, std::uint16_t* low, float* exp_avg,
                              float* exp_avg_sq, const float* grads, const float* clip_coeff,
-                             const std::int32_t* found_non_finite, const double* loss_sum, AdamWScalars s) {
+                             const std::int32_t* found_non_finite, const double* loss_sum, AdamWScalars s,
+                             const GradZeroRows zero) {
   if (skip_update(found_non_finite, loss_sum)) return;
   constexpr int kQuad = 4;
   extern __shared__ uint4 shared_words[];
@@ -228,7 +296,7 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
         copy_async<8>(&chunk.low[half][t], reinterpret_cast<const uint2*>(low) + q, after);
         copy_async<16>(&chunk.exp_avg[half][t], reinterpret_cast<const float4*>(exp_avg) + q, after);
         copy_async<16>(&chunk.exp_avg_sq[half][t], reinterpret_cast<const float4*>(exp_avg_sq) + q, after);
-        copy_async<16>(&chunk.grad[half][t], reinterpret_cast<const float4*>(grads) + q, after);
+        copy_quad_grad(&chunk.grad[half][t], grads, q, zero, after);
       }
     }
     copy_async_commit();
@@ -276,7 +344,7 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
     }
   }
   copy_async_wait_all();  // no copy outlives the block (the last issue copies nothing)
-  update_head_and_tail(launch, packs, high, low, exp_avg, exp_avg_sq, grads, clip, s);
+  update_head_and_tail(launch, packs, high, low, exp_avg, exp_avg_sq, grads, zero, clip, s);
 }
 
 __global__ void gather_after_adamw_kernel(std::uint16_t* out, const std::int32_t* tokens, std::int64_t rows,
@@ -284,7 +352,7 @@ __global__ void gather_after_adamw_kernel(std::uint16_t* out, const std::int32_t
                                           float decay, const std::uint16_t* high, const std::uint16_t* low,
                                           const float* exp_avg, const float* exp_avg_sq, const float* grads,
                                           const float* clip_coeff, const std::int32_t* found_non_finite,
-                                          const double* loss_sum, AdamWScalars s) {
+                                          const double* loss_sum, AdamWScalars s, const std::uint8_t* zero_marks) {
   const bool skip =
       (found_non_finite != nullptr && *found_non_finite != 0) || (loss_sum != nullptr && !isfinite(*loss_sum));
   const float clip = clip_coeff != nullptr ? *clip_coeff : 1.0f;
@@ -301,7 +369,9 @@ __global__ void gather_after_adamw_kernel(std::uint16_t* out, const std::int32_t
     if (!skip) {
       std::uint16_t l = low[i];
       float m = exp_avg[i], v = exp_avg_sq[i];
-      update_one(h, l, m, v, __fmul_rn(grads[i], clip), decay, s);
+      // A row the marks call zero holds +0: not read.
+      const float g = zero_marks != nullptr && zero_marks[token] == 0 ? 0.0f : grads[i];
+      update_one(h, l, m, v, __fmul_rn(g, clip), decay, s);
     }
     out[e] = h;
   }
@@ -370,15 +440,16 @@ SplitAdamWKernel split_adamw_kernel_from_environment() {
 void split_adamw_launch(const SplitAdamWLaunch& launch, __nv_bfloat16* high, std::uint16_t* low, float* exp_avg,
                         float* exp_avg_sq, const float* grads, const float* clip_coeff,
                         const std::int32_t* found_non_finite, const double* loss_sum,
-                        const AdamWHyperparameters& hyper, int sms, cudaStream_t stream) {
+                        const AdamWHyperparameters& hyper, int sms, cudaStream_t stream, const ZeroRows& zero_grads) {
   split_adamw_launch_with(split_adamw_kernel_from_environment(), launch, high, low, exp_avg, exp_avg_sq, grads,
-                          clip_coeff, found_non_finite, loss_sum, hyper, sms, stream);
+                          clip_coeff, found_non_finite, loss_sum, hyper, sms, stream, zero_grads);
 }
 
 void split_adamw_launch_with(SplitAdamWKernel kernel, const SplitAdamWLaunch& launch, __nv_bfloat16* high,
                              std::uint16_t* low, float* exp_avg, float* exp_avg_sq, const float* grads,
                              const float* clip_coeff, const std::int32_t* found_non_finite, const double* loss_sum,
-                             const AdamWHyperparameters& hyper, int sms, cudaStream_t stream) {
+                             const AdamWHyperparameters& hyper, int sms, cudaStream_t stream,
+                             const ZeroRows& zero_grads) {
   using ops::cuda::is_aligned;
   bool ordered = launch.segment_count >= 1 && launch.segment_count <= SplitAdamWLaunch::kMaxSegments &&
                  launch.begin >= 0 && launch.begin < launch.segment_end[0];
@@ -389,6 +460,14 @@ void split_adamw_launch_with(SplitAdamWKernel kernel, const SplitAdamWLaunch& la
   ops::cuda::require_kernel_argument(is_aligned(high, 16) && is_aligned(low, 16) && is_aligned(exp_avg, 16) &&
                                          is_aligned(exp_avg_sq, 16) && is_aligned(grads, 16),
                                      "split_adamw_launch", "16-byte aligned buffers expected");
+  ops::cuda::require_kernel_argument(
+      zero_grads.marks == nullptr || (zero_grads.begin >= 0 && zero_grads.rows >= 0 && zero_grads.row_elements > 0),
+      "split_adamw_launch", "zero rows: begin >= 0, rows >= 0, row_elements > 0 expected");
+  // Rows that miss the launch cost the kernels nothing: they see none.
+  GradZeroRows zero{zero_grads.marks, zero_grads.begin, zero_grads.begin + zero_grads.rows * zero_grads.row_elements,
+                    zero_grads.row_elements};
+  if (zero.marks == nullptr || zero.end <= launch.begin || zero.begin >= launch.end() || zero.begin == zero.end)
+    zero = GradZeroRows{nullptr, 0, 0, 1};
   const AdamWScalars s = ops::cuda::adamw_scalars(hyper);
   const int threads = 1024;
   const std::int64_t packs = (launch.end() - launch.begin) / 8 + 2;
@@ -405,10 +484,10 @@ void split_adamw_launch_with(SplitAdamWKernel kernel, const SplitAdamWLaunch& la
     }();
     (void)shared_raised;
     split_adamw_async_kernel<<<blocks, threads, shared_bytes, stream>>>(
-        launch, high_bits, low, exp_avg, exp_avg_sq, grads, clip_coeff, found_non_finite, loss_sum, s);
+        launch, high_bits, low, exp_avg, exp_avg_sq, grads, clip_coeff, found_non_finite, loss_sum, s, zero);
   } else {
     split_adamw_kernel<<<blocks, threads, 0, stream>>>(launch, high_bits, low, exp_avg, exp_avg_sq, grads, clip_coeff,
-                                                       found_non_finite, loss_sum, s);
+                                                       found_non_finite, loss_sum, s, zero);
   }
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }
@@ -417,10 +496,15 @@ void gather_rows_after_adamw(__nv_bfloat16* out, const std::int32_t* tokens, std
                              std::int64_t hidden, std::int64_t table_offset, bool decay, const __nv_bfloat16* high,
                              const std::uint16_t* low, const float* exp_avg, const float* exp_avg_sq,
                              const float* grads, const float* clip_coeff, const std::int32_t* found_non_finite,
-                             const double* loss_sum, const AdamWHyperparameters& hyper, cudaStream_t stream) {
+                             const double* loss_sum, const AdamWHyperparameters& hyper, cudaStream_t stream,
+                             const ZeroRows& zero_grads) {
   ops::cuda::require_kernel_argument(rows >= 0 && vocab > 0 && hidden > 0 && table_offset >= 0 && hyper.step >= 1,
                                      "gather_rows_after_adamw",
                                      "rows >= 0, vocab > 0, hidden > 0, table_offset >= 0 and step >= 1 expected");
+  ops::cuda::require_kernel_argument(zero_grads.marks == nullptr ||
+                                         (zero_grads.begin == table_offset && zero_grads.rows == vocab &&
+                                          zero_grads.row_elements == hidden),
+                                     "gather_rows_after_adamw", "zero rows: none or the table's rows expected");
   if (rows == 0) return;
   const AdamWScalars s = ops::cuda::adamw_scalars(hyper);
   const std::int64_t count = rows * hidden;
@@ -428,7 +512,7 @@ void gather_rows_after_adamw(__nv_bfloat16* out, const std::int32_t* tokens, std
   gather_after_adamw_kernel<<<blocks, 256, 0, stream>>>(
       reinterpret_cast<std::uint16_t*>(out), tokens, rows, vocab, hidden, table_offset,
       decay ? s.decay_factor : 1.0f, reinterpret_cast<const std::uint16_t*>(high), low, exp_avg, exp_avg_sq, grads,
-      clip_coeff, found_non_finite, loss_sum, s);
+      clip_coeff, found_non_finite, loss_sum, s, zero_grads.marks);
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }
 

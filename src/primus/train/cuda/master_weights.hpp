@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "primus/ops/cuda/adamw.hpp"
+#include "primus/ops/cuda/grad_norm.hpp"
 
 namespace primus::train::cuda {
 
@@ -40,11 +41,16 @@ struct SplitAdamWLaunch {
 // AdamW (torch.optim.AdamW order, as primus::optim::AdamW::step) on the split master weights
 // for one launch's elements, on at most `sms` SMs (0: the whole device; exactly one block per
 // SM, whichever kernel runs). The gradient is scaled by *clip_coeff; the update is skipped when
-// *found_non_finite != 0 or *loss_sum is not finite.
+// *found_non_finite != 0 or *loss_sum is not finite. zero_grads: rows of the gradient that the
+// marks call zero (untied word embeddings: the rows no token of the batch touched) are not read
+// but taken as +0, the value they hold: the same bits, 4 fewer bytes per element of those rows.
+// Their master weights and moments are still updated (moment decay, weight decay). A pack that
+// straddles a row edge reads the elements of its marked rows one by one.
 void split_adamw_launch(const SplitAdamWLaunch& launch, __nv_bfloat16* high, std::uint16_t* low, float* exp_avg,
                         float* exp_avg_sq, const float* grads, const float* clip_coeff,
                         const std::int32_t* found_non_finite, const double* loss_sum,
-                        const ops::cuda::AdamWHyperparameters& hyper, int sms, cudaStream_t stream);
+                        const ops::cuda::AdamWHyperparameters& hyper, int sms, cudaStream_t stream,
+                        const ops::cuda::ZeroRows& zero_grads = {});
 
 // The kernels that can run split_adamw_launch: the same update, bit for bit, at different
 // speeds per SM (1024-thread blocks, one per SM, eight elements per thread at a time).
@@ -66,7 +72,8 @@ const char* split_adamw_kernel_name(SplitAdamWKernel kernel);
 void split_adamw_launch_with(SplitAdamWKernel kernel, const SplitAdamWLaunch& launch, __nv_bfloat16* high,
                              std::uint16_t* low, float* exp_avg, float* exp_avg_sq, const float* grads,
                              const float* clip_coeff, const std::int32_t* found_non_finite, const double* loss_sum,
-                             const ops::cuda::AdamWHyperparameters& hyper, int sms, cudaStream_t stream);
+                             const ops::cuda::AdamWHyperparameters& hyper, int sms, cudaStream_t stream,
+                             const ops::cuda::ZeroRows& zero_grads = {});
 
 // out[r, :] = the bf16 model weights of row tokens[r] of a table of split master weights
 // (elements [table_offset, table_offset + vocab * hidden)) as an AdamW update of that table
@@ -74,13 +81,14 @@ void split_adamw_launch_with(SplitAdamWKernel kernel, const SplitAdamWLaunch& la
 // flag, hyperparameters and decay) on the pre-update state, which is only read. Lets the
 // forward read the word embeddings before their update, so the update can run later beside
 // the forward instead of before it. A token outside [0, vocab) gives a NaN row (as
-// embedding_forward).
+// embedding_forward). zero_grads (none, or exactly this table: begin table_offset, vocab rows of
+// hidden): the gradient of a row its marks call zero is not read, as in split_adamw_launch.
 void gather_rows_after_adamw(__nv_bfloat16* out, const std::int32_t* tokens, std::int64_t rows, std::int64_t vocab,
                              std::int64_t hidden, std::int64_t table_offset, bool decay, const __nv_bfloat16* high,
                              const std::uint16_t* low, const float* exp_avg, const float* exp_avg_sq,
                              const float* grads, const float* clip_coeff, const std::int32_t* found_non_finite,
                              const double* loss_sum, const ops::cuda::AdamWHyperparameters& hyper,
-                             cudaStream_t stream);
+                             cudaStream_t stream, const ops::cuda::ZeroRows& zero_grads = {});
 
 
 // *loss_sum (= when reset, else +=) Σ_r losses[r] * weights[r], one block, fixed order (deterministic).
