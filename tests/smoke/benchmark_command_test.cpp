@@ -1,5 +1,5 @@
 // `primus benchmark` on the tiny model and the cpu backend, run as a user would: the
-// throughput line, the launch-phase line (whose phases add up to the launch time it
+// throughput line (per-step median, mean, min and max), the launch-phase line (whose phases add up to the launch time it
 // reports), and a last line of JSON with the figures.
 #include <gtest/gtest.h>
 
@@ -14,8 +14,8 @@
 TEST(BenchmarkCommand, PrintsThroughputLaunchPhasesAndJson) {
   const std::string cmd = std::string("PRIMUS_WORKSPACE=/tmp/primus_benchmark_test ") + PRIMUS_BINARY +
                           " benchmark --config " + PRIMUS_SOURCE_DIR +
-                          "/examples/megatron/configs/tiny_llama-pretrain.yaml --backend cpu --iters 2 --warmup 1 "
-                          "--train_iters 3 2>&1";
+                          "/examples/megatron/configs/tiny_llama-pretrain.yaml --backend cpu --iters 3 --warmup 1 "
+                          "--train_iters 4 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string out;
@@ -35,6 +35,18 @@ TEST(BenchmarkCommand, PrintsThroughputLaunchPhasesAndJson) {
   for (int i = 1; i <= 5; ++i) sum += std::stod(phases[i]);
   EXPECT_NEAR(sum, std::stod(first[1]), 0.05) << out;  // printed with two decimals each
   EXPECT_GT(std::stod(phases[5]), 0.0) << "a first step takes time: " << out;
+  // Per-step times: the headline is their median, between the fastest and the slowest step, as is the mean.
+  std::smatch step;
+  ASSERT_TRUE(std::regex_search(
+      out, step,
+      std::regex(R"(3 iterations, ([0-9.]+) ms/iteration \(median; mean ([0-9.]+), min ([0-9.]+), max ([0-9.]+)\))")))
+      << out;
+  const double median = std::stod(step[1]), mean = std::stod(step[2]), fastest = std::stod(step[3]),
+               slowest = std::stod(step[4]);
+  EXPECT_LE(fastest, median) << out;
+  EXPECT_LE(median, slowest) << out;
+  EXPECT_LE(fastest, mean) << out;
+  EXPECT_LE(mean, slowest) << out;
   // The last line is one JSON object with the figures.
   std::istringstream lines(out);
   std::string line, last;
@@ -42,6 +54,12 @@ TEST(BenchmarkCommand, PrintsThroughputLaunchPhasesAndJson) {
     if (!line.empty()) last = line;
   const auto json = nlohmann::json::parse(last);
   EXPECT_EQ(json.at("backend"), "cpu");
-  EXPECT_GT(json.at("ms_per_iter").get<double>(), 0.0);
+  EXPECT_NEAR(json.at("ms_per_iter").get<double>(), median, 0.006) << "the JSON carries the printed median";
+  EXPECT_NEAR(json.at("ms_per_iter_mean").get<double>(), mean, 0.006);
+  ASSERT_EQ(json.at("step_ms").size(), 3u) << "one time per measured step";
+  for (const auto& ms : json.at("step_ms")) {
+    EXPECT_GE(ms.get<double>(), fastest - 0.01);
+    EXPECT_LE(ms.get<double>(), slowest + 0.01);
+  }
   EXPECT_GT(json.at("tokens_per_s").get<double>(), 0.0);
 }

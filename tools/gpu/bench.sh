@@ -9,9 +9,9 @@ mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
 run() { echo "+ $*"; "$@"; }
 run python3 tools/bench/torch_baseline.py llama3_8B --layers 8 --seq 8192 --mbs 1 --compile 2>"$OUT/torch_8B.err" | tail -1
-run ./build/primus benchmark --config examples/megatron/configs/bench/llama3_8B-8layers-seq8192.yaml --iters 10 --warmup 3 2>&1 | tail -4
+run ./build/primus benchmark --config examples/megatron/configs/bench/llama3_8B-8layers-seq8192.yaml --iters 12 --warmup 3 2>&1 | tail -4
 run python3 tools/bench/torch_baseline.py llama3.2_1B --seq 4096 --mbs 2 --compile 2>"$OUT/torch_1B.err" | tail -1
-run ./build/primus benchmark --config examples/megatron/configs/bench/llama3.2_1B-seq4096.yaml --iters 10 --warmup 3 2>&1 | tail -4
+run ./build/primus benchmark --config examples/megatron/configs/bench/llama3.2_1B-seq4096.yaml --iters 12 --warmup 3 2>&1 | tail -4
 if [[ "${BREAKDOWN:-1}" == 1 ]]; then
   if command -v nsys >/dev/null; then
     timeout 150 nsys profile -t cuda -o "$OUT/step" --force-overwrite true ./build/primus benchmark \

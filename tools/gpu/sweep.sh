@@ -5,7 +5,7 @@
 # A setting is VAR=value or several joined by ',' (VAR=a,VAR2=b); SHAPES picks 8B, 1B or both.
 set -uo pipefail
 SHAPES=${SHAPES:-"8B 1B"}
-ITERS=${ITERS:-10}
+ITERS=${ITERS:-12}
 config_of() {
   case "$1" in
     8B) echo examples/megatron/configs/bench/llama3_8B-8layers-seq8192.yaml ;;

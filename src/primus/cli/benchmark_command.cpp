@@ -5,7 +5,9 @@
 // from process launch to the first finished iteration. Last line: one JSON object.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -94,26 +96,45 @@ void run_benchmark(const BenchmarkArgs& args, const std::vector<std::string>& ov
              "libraries) {:.2f} s, parameter init and upload {:.2f} s, first step {:.2f} s\n",
              launched_s, config_s - launched_s, engine_s - config_s, init_s - engine_s, first_iteration_s - init_s);
   for (int i = 1; i < args.warmup; ++i) step();
-  const auto begin = std::chrono::steady_clock::now();
+  // Each step ends in its host synchronisation (the loss read), so consecutive end times bound
+  // one step each. The headline is their median, the statistic tools/bench/torch_baseline.py
+  // reports (it synchronises after every step too); the mean is printed beside it.
+  std::vector<double> step_seconds;
   train::StepResult last;
-  for (int i = 0; i < args.iters; ++i) last = step();
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count() / args.iters;
+  auto previous = std::chrono::steady_clock::now();
+  for (int i = 0; i < args.iters; ++i) {
+    last = step();
+    const auto now = std::chrono::steady_clock::now();
+    step_seconds.push_back(std::chrono::duration<double>(now - previous).count());
+    previous = now;
+  }
+  double total = 0.0;
+  for (double s : step_seconds) total += s;
+  const double mean_seconds = total / args.iters;
+  std::vector<double> sorted = step_seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const double seconds = sorted[sorted.size() / 2];  // the upper median for an even count, as the baseline takes
   const double tokens = static_cast<double>(c.training.global_batch_size) * c.model.seq_length;
   const double tflops = log::model_flops_baseline(c.model, c.training.global_batch_size) / seconds / 1e12;
   const double peak_gb = static_cast<double>(engine->peak_memory_bytes()) / 1e9;
   const auto usage = engine->memory_usage();
-  fmt::print("benchmark: {} iterations, {:.2f} ms/iteration, {:.0f} tokens/s, {:.1f} TFLOP/s/GPU, MFU {:.1f}%\n",
-             args.iters, seconds * 1e3, tokens / seconds, tflops, 100.0 * tflops / kPeakTflops);
+  fmt::print("benchmark: {} iterations, {:.2f} ms/iteration (median; mean {:.2f}, min {:.2f}, max {:.2f}), {:.0f} "
+             "tokens/s, {:.1f} TFLOP/s/GPU, MFU {:.1f}%\n",
+             args.iters, seconds * 1e3, mean_seconds * 1e3, sorted.front() * 1e3, sorted.back() * 1e3, tokens / seconds,
+             tflops, 100.0 * tflops / kPeakTflops);
   // On GPUs "used now" is cudaMemGetInfo's total - free: the CUDA context included, unlike the peak.
   fmt::print("benchmark: peak memory {:.2f} GB ({:.2f} GiB; {} memory in use now {:.2f} GB), last loss {:.4f}\n",
              peak_gb, peak_gb * 1e9 / (1 << 30), usage.source, static_cast<double>(usage.used_bytes) / 1e9, last.loss);
+  std::vector<double> step_ms;  // in order, to show drift or alternation between steps
+  for (double s : step_seconds) step_ms.push_back(std::round(s * 1e5) / 100.0);
   nlohmann::json out = {{"backend", engine->backend_name()},
                         {"layers", c.model.num_layers},
                         {"seq", c.model.seq_length},
                         {"mbs", c.training.micro_batch_size},
                         {"gbs", c.training.global_batch_size},
                         {"ms_per_iter", seconds * 1e3},
+                        {"ms_per_iter_mean", mean_seconds * 1e3},
+                        {"step_ms", step_ms},
                         {"tokens_per_s", tokens / seconds},
                         {"tflops", tflops},
                         {"mfu", tflops / kPeakTflops},
