@@ -125,6 +125,14 @@ PRIMUS_HOST_DEVICE inline double log(double x) {
   return mul_add(static_cast<double>(exponent), 0.6931471805599453, log_m);
 }
 
+// c[0] x^(n-1) + ... + c[n-1] by Horner's rule in mul_add steps (the order fixes the bits).
+template <int N>
+PRIMUS_HOST_DEVICE inline double horner(const double (&c)[N], double x) {
+  double p = c[0];
+  for (int i = 1; i < N; ++i) p = mul_add(p, x, c[i]);
+  return p;
+}
+
 struct SinCos {
   double sin, cos;
 };
@@ -137,25 +145,15 @@ PRIMUS_HOST_DEVICE inline SinCos sincos_two_pi(double u) {
   const int quadrant = static_cast<int>(t);  // t >= 0: truncation is floor
   const double x = mul(sub(sub(t, static_cast<double>(quadrant)), 0.5), 1.5707963267948966);
   const double x2 = mul(x, x);
-  double ps = 1.0 / 355687428096000.0;  // 1/17!
-  ps = mul_add(ps, x2, -1.0 / 1307674368000.0);
-  ps = mul_add(ps, x2, 1.0 / 6227020800.0);
-  ps = mul_add(ps, x2, -1.0 / 39916800.0);
-  ps = mul_add(ps, x2, 1.0 / 362880.0);
-  ps = mul_add(ps, x2, -1.0 / 5040.0);
-  ps = mul_add(ps, x2, 1.0 / 120.0);
-  ps = mul_add(ps, x2, -1.0 / 6.0);
-  ps = mul_add(ps, x2, 1.0);
-  const double sin_x = mul(x, ps);
-  double pc = 1.0 / 20922789888000.0;  // 1/16!
-  pc = mul_add(pc, x2, -1.0 / 87178291200.0);
-  pc = mul_add(pc, x2, 1.0 / 479001600.0);
-  pc = mul_add(pc, x2, -1.0 / 3628800.0);
-  pc = mul_add(pc, x2, 1.0 / 40320.0);
-  pc = mul_add(pc, x2, -1.0 / 720.0);
-  pc = mul_add(pc, x2, 1.0 / 24.0);
-  pc = mul_add(pc, x2, -0.5);
-  const double cos_x = mul_add(pc, x2, 1.0);
+  // Horner in x^2, highest power first: the same correctly rounded mul_add sequence everywhere.
+  constexpr double kSin[] = {1.0 / 355687428096000.0, -1.0 / 1307674368000.0, 1.0 / 6227020800.0,  // 1/17!, ...
+                             -1.0 / 39916800.0,       1.0 / 362880.0,         -1.0 / 5040.0,
+                             1.0 / 120.0,             -1.0 / 6.0,             1.0};
+  constexpr double kCos[] = {1.0 / 20922789888000.0, -1.0 / 87178291200.0, 1.0 / 479001600.0,  // 1/16!, ...
+                             -1.0 / 3628800.0,       1.0 / 40320.0,        -1.0 / 720.0,
+                             1.0 / 24.0,             -0.5,                 1.0};
+  const double sin_x = mul(x, horner(kSin, x2));
+  const double cos_x = horner(kCos, x2);
   const double half_root2 = 0.7071067811865476;
   const double s = mul(add(sin_x, cos_x), half_root2);  // sin(pi/4 + x)
   const double c = mul(sub(cos_x, sin_x), half_root2);  // cos(pi/4 + x)
