@@ -95,6 +95,24 @@ TEST(Benchmark, Llama3_8B_Gemms) {
       report(std::string(layer.name) + " forward " + shape, flops, median_ms(stream, [&] {
                runner.linear_forward(input.get(), weight.get(), nullptr, output.get(), tokens, layer.in, layer.out);
              }));
+      // What the engine runs beside the optimizer's tail: plans for fewer SMs, and the residual
+      // add in the epilogue (o and fc2).
+      for (int sms : {120, 108, 96}) {
+        runner.set_sm_count_target(sms);
+        report(std::string(layer.name) + " forward, planned for " + std::to_string(sms) + " SMs " + shape, flops,
+               median_ms(stream, [&] {
+                 runner.linear_forward(input.get(), weight.get(), nullptr, output.get(), tokens, layer.in, layer.out);
+               }));
+      }
+      runner.set_sm_count_target(0);
+      if (layer.out == 4096) {
+        DeviceBuffer<bf16> residual(static_cast<std::size_t>(tokens * layer.out));
+        fill_random(residual, generator);
+        report(std::string(layer.name) + " forward + residual " + shape, flops, median_ms(stream, [&] {
+                 runner.linear_forward_residual(input.get(), weight.get(), nullptr, residual.get(), output.get(),
+                                                tokens, layer.in, layer.out);
+               }));
+      }
       report(std::string(layer.name) + " d_input " + shape, flops, median_ms(stream, [&] {
                runner.linear_backward_input(d_output.get(), weight.get(), d_input.get(), tokens, layer.in, layer.out);
              }));
