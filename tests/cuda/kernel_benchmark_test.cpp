@@ -41,14 +41,6 @@ TEST(Benchmark, KernelsActivations) {
         time_ms([&] { rmsnorm_forward(out.get(), rstd.get(), x.get(), w.get(), rows, hidden, 1e-5f, false, nullptr); },
                 20),
         4.0 * n);
-    report("rmsnorm_residual_forward", "8192x4096",
-           time_ms(
-               [&] {
-                 rmsnorm_residual_forward(out.get(), res.get(), rstd.get(), x.get(), res.get(), w.get(), rows, hidden,
-                                          1e-5f, false, nullptr);
-               },
-               20),
-           8.0 * n);
     report("rmsnorm_backward", "8192x4096",
            time_ms(
                [&] {

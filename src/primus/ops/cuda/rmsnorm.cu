@@ -11,10 +11,10 @@ namespace {
 using detail::bf16;
 using detail::kElementsPerThread;
 
-template <int kVec, bool kResidual, int kMaxThreads>
+template <int kVec, int kMaxThreads>
 __global__ void __launch_bounds__(kMaxThreads)
-    rmsnorm_forward_kernel(bf16* out, bf16* residual_out, float* rstd, const bf16* in, const bf16* residual,
-                           const bf16* weight, std::int64_t dim, float eps, float weight_offset) {
+    rmsnorm_forward_kernel(bf16* out, float* rstd, const bf16* in, const bf16* weight, std::int64_t dim, float eps,
+                           float weight_offset) {
   constexpr int kPacks = kElementsPerThread / kVec;
   __shared__ float shared[32];
   const std::int64_t row = blockIdx.x;
@@ -27,14 +27,6 @@ __global__ void __launch_bounds__(kMaxThreads)
     const std::int64_t p = threadIdx.x + static_cast<std::int64_t>(k) * blockDim.x;
     if (p < packs) {
       detail::load_bf16<kVec>(in + base + p * kVec, x[k]);
-      if constexpr (kResidual) {
-        float r[kVec];
-        detail::load_bf16<kVec>(residual + base + p * kVec, r);
-        // The norm sees the sum as stored (bf16), so backward from residual_out is exact.
-#pragma unroll
-        for (int i = 0; i < kVec; ++i) x[k][i] = detail::round_bf16(x[k][i] + r[i]);
-        detail::store_bf16<kVec>(residual_out + base + p * kVec, x[k]);
-      }
 #pragma unroll
       for (int i = 0; i < kVec; ++i) sum_squares += x[k][i] * x[k][i];
     }
@@ -141,31 +133,13 @@ __global__ void __launch_bounds__(kMaxThreads)
   }
 }
 
-template <int kVec, bool kResidual>
-void launch_forward_kernel(bf16* out, bf16* residual_out, float* rstd, const bf16* in, const bf16* residual,
-                           const bf16* weight, std::int64_t rows, std::int64_t dim, float eps, float offset,
-                           cudaStream_t stream) {
+template <int kVec>
+void launch_forward_kernel(bf16* out, float* rstd, const bf16* in, const bf16* weight, std::int64_t rows,
+                           std::int64_t dim, float eps, float offset, cudaStream_t stream) {
   const int threads = detail::norm_threads(dim / kVec, kVec);
-  const auto kernel = threads <= detail::kNormNarrowBlock
-                          ? rmsnorm_forward_kernel<kVec, kResidual, detail::kNormNarrowBlock>
-                          : rmsnorm_forward_kernel<kVec, kResidual, 1024>;
-  kernel<<<static_cast<unsigned>(rows), threads, 0, stream>>>(out, residual_out, rstd, in, residual, weight, dim, eps,
-                                                              offset);
-}
-
-template <bool kResidual>
-void launch_forward(const char* op, bf16* out, bf16* residual_out, float* rstd, const bf16* in, const bf16* residual,
-                    const bf16* weight, std::int64_t rows, std::int64_t dim, float eps, bool apply_layernorm_1p,
-                    cudaStream_t stream) {
-  detail::check_norm_shape(op, rows, dim);
-  if (rows == 0) return;
-  const float offset = apply_layernorm_1p ? 1.0f : 0.0f;
-  if (detail::can_vectorize(dim, {out, residual_out, in, residual, weight}))
-    launch_forward_kernel<detail::kPack, kResidual>(out, residual_out, rstd, in, residual, weight, rows, dim, eps,
-                                                    offset, stream);
-  else
-    launch_forward_kernel<1, kResidual>(out, residual_out, rstd, in, residual, weight, rows, dim, eps, offset, stream);
-  PRIMUS_KERNEL_LAUNCH_CHECK();
+  const auto kernel = threads <= detail::kNormNarrowBlock ? rmsnorm_forward_kernel<kVec, detail::kNormNarrowBlock>
+                                                          : rmsnorm_forward_kernel<kVec, 1024>;
+  kernel<<<static_cast<unsigned>(rows), threads, 0, stream>>>(out, rstd, in, weight, dim, eps, offset);
 }
 
 struct BackwardArguments {
@@ -201,15 +175,14 @@ unsigned launch_backward(const BackwardArguments& a, cudaStream_t stream) {
 
 void rmsnorm_forward(bf16* out, float* rstd, const bf16* in, const bf16* weight, std::int64_t rows, std::int64_t dim,
                      float eps, bool apply_layernorm_1p, cudaStream_t stream) {
-  launch_forward<false>("rmsnorm_forward", out, nullptr, rstd, in, nullptr, weight, rows, dim, eps, apply_layernorm_1p,
-                        stream);
-}
-
-void rmsnorm_residual_forward(bf16* out, bf16* residual_out, float* rstd, const bf16* in, const bf16* residual,
-                              const bf16* weight, std::int64_t rows, std::int64_t dim, float eps,
-                              bool apply_layernorm_1p, cudaStream_t stream) {
-  launch_forward<true>("rmsnorm_residual_forward", out, residual_out, rstd, in, residual, weight, rows, dim, eps,
-                       apply_layernorm_1p, stream);
+  detail::check_norm_shape("rmsnorm_forward", rows, dim);
+  if (rows == 0) return;
+  const float offset = apply_layernorm_1p ? 1.0f : 0.0f;
+  if (detail::can_vectorize(dim, {out, in, weight}))
+    launch_forward_kernel<detail::kPack>(out, rstd, in, weight, rows, dim, eps, offset, stream);
+  else
+    launch_forward_kernel<1>(out, rstd, in, weight, rows, dim, eps, offset, stream);
+  PRIMUS_KERNEL_LAUNCH_CHECK();
 }
 
 std::int64_t rmsnorm_backward_scratch_floats(std::int64_t rows, std::int64_t dim) {

@@ -1,6 +1,5 @@
 // RMSNorm on the GPU, twin of primus::ops::cpu::rmsnorm_*: bf16 activations and
 // weight, fp32 math, fp32 rstd saved for backward, fp32 dweight (main grad) accumulated.
-// Also the fused pre-norm residual add: residual_out = in + residual, out = norm(residual_out).
 // Shapes: dim <= 16384 (larger throws). Any rows and dim work; dim % 8 == 0 with
 // 16-byte aligned pointers takes the vectorised path (16-byte loads), else a scalar path.
 #pragma once
@@ -16,19 +15,13 @@ namespace primus::ops::cuda {
 void rmsnorm_forward(__nv_bfloat16* out, float* rstd, const __nv_bfloat16* in, const __nv_bfloat16* weight,
                      std::int64_t rows, std::int64_t dim, float eps, bool apply_layernorm_1p, cudaStream_t stream);
 
-// residual_out = bf16(in + residual) (the new residual stream; may alias residual or in),
-// out = rmsnorm(residual_out). Backward takes residual_out as its `in`.
-void rmsnorm_residual_forward(__nv_bfloat16* out, __nv_bfloat16* residual_out, float* rstd, const __nv_bfloat16* in,
-                              const __nv_bfloat16* residual, const __nv_bfloat16* weight, std::int64_t rows,
-                              std::int64_t dim, float eps, bool apply_layernorm_1p, cudaStream_t stream);
-
 // Floats of scratch rmsnorm_backward needs (per-block partial dweight sums).
 std::int64_t rmsnorm_backward_scratch_floats(std::int64_t rows, std::int64_t dim);
 
 // din: written (=). dweight: fp32, accumulated (+=) through a two-stage deterministic
 // reduction in `scratch` (rmsnorm_backward_scratch_floats(rows, dim) floats).
-// dresidual (nullable): a gradient of the same shape added into din, for the fused
-// residual form where d(residual_out) = d(norm input) + d(residual stream).
+// dresidual (nullable): a gradient of the same shape added into din: the residual stream's
+// gradient, which meets the norm input's where the stream enters the norm.
 void rmsnorm_backward(__nv_bfloat16* din, float* dweight, const __nv_bfloat16* dout, const __nv_bfloat16* in,
                       const __nv_bfloat16* weight, const float* rstd, std::int64_t rows, std::int64_t dim,
                       bool apply_layernorm_1p, float* scratch, const __nv_bfloat16* dresidual, cudaStream_t stream);
