@@ -46,6 +46,13 @@ model::MicroBatch random_batch(const config::TrainConfig& c, unsigned seed, bool
 }
 
 // ||a - b|| / ||b||; infinite when a holds NaN/Inf.
+// An engine built with these PRIMUS_* settings (read at construction), the environment restored after.
+std::unique_ptr<CudaEngine> engine_with(const config::TrainConfig& c,
+                                        const std::vector<std::pair<std::string, std::string>>& settings) {
+  const ops::cuda::testing::ScopedEnvironment environment(settings);
+  return std::make_unique<CudaEngine>(c);
+}
+
 double relative_error(const float* a, const float* b, std::int64_t n) {
   double diff = 0.0, ref = 0.0;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -234,10 +241,7 @@ TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
         {"PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS", defer_embeddings},
         {"PRIMUS_SPARSE_EMBEDDING_GRAD", sparse_embedding_grad}};
     if (overlap_layers != nullptr) settings.emplace_back("PRIMUS_OPTIMIZER_OVERLAP_LAYERS", overlap_layers);
-    const auto engine_ptr = [&] {
-      const ops::cuda::testing::ScopedEnvironment environment(settings);
-      return std::make_unique<CudaEngine>(c);
-    }();
+    const auto engine_ptr = engine_with(c, settings);
     CudaEngine& engine = *engine_ptr;
     engine.init_parameters(11);
     Run r;
@@ -300,10 +304,7 @@ TEST(CudaEngine, TouchedEmbeddingRowsGiveTheDenseGradients) {
     std::vector<float> params;
   };
   auto run = [&](const char* sparse) {
-    const auto engine_ptr = [&] {
-      const ops::cuda::testing::ScopedEnvironment environment({{"PRIMUS_SPARSE_EMBEDDING_GRAD", sparse}});
-      return std::make_unique<CudaEngine>(c);
-    }();
+    const auto engine_ptr = engine_with(c, {{"PRIMUS_SPARSE_EMBEDDING_GRAD", sparse}});
     CudaEngine& engine = *engine_ptr;
     engine.init_parameters(13);
     Run r;

@@ -1,6 +1,11 @@
 // Gradient-norm CUDA kernels vs a double reference: sum of squares, norm, clip
-// coefficient (clipping and not clipping), the non-finite flag, and determinism.
+// coefficient (clipping and not clipping), the non-finite flag, skipped zero rows (the same
+// bits as reading them), and determinism.
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
 
 #include "kernel_test_support.hpp"
 #include "primus/ops/cuda/grad_norm.hpp"
@@ -65,44 +70,62 @@ TEST(GradNormKernel, FlagsNonFiniteAndDoesNotClip) {
   }
 }
 
-// The engine takes the partials of finished layers on a side stream on a few SMs during
-// backward and the rest after it: the sum must be the one-pass sum, bit for bit.
-TEST(GradNormKernel, PartialsInPiecesOnTwoStreamsGiveTheOnePassBits) {
-  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
-  const std::int64_t chunk = grad_norm_chunk_elements();
-  const std::int64_t numel = 7 * chunk + 12345;  // a partial last chunk, not a multiple of 4
-  const auto grads = random_values(static_cast<std::size_t>(numel), 84, 0.05f);
+// Sum of squares with zero rows skipped, or read in full when rows is none.
+double sum_with_rows(const std::vector<float>& grads, const std::vector<std::uint8_t>& marks, ZeroRows rows) {
+  const auto numel = static_cast<std::int64_t>(grads.size());
   DeviceBuffer<float> g(grads);
-  const std::int64_t chunks = grad_sum_of_squares_scratch_doubles(numel);
-  ASSERT_EQ(chunks, 8);
-  DeviceBuffer<double> one_pass(chunks), pieces(chunks), sum_one(1), sum_pieces(1);
-  one_pass.poison();
-  pieces.poison();
-  grad_sum_of_squares(sum_one.get(), g.get(), numel, one_pass.get(), nullptr);
-  cudaStream_t side = nullptr;
-  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking));
-  const std::int64_t split = grad_norm_chunk_at_or_after(3 * chunk + 1);
-  ASSERT_EQ(split, 4);
-  grad_sum_of_squares_partials(pieces.get(), g.get(), numel, split, chunks, /*max_sms=*/3, side);
-  grad_sum_of_squares_partials(pieces.get(), g.get(), numel, 0, split, /*max_sms=*/0, nullptr);
-  PRIMUS_KERNEL_CHECK(cudaStreamSynchronize(side));
-  PRIMUS_KERNEL_CHECK(cudaStreamDestroy(side));
-  grad_sum_partials(sum_pieces.get(), pieces.get(), chunks, nullptr);
-  const auto a = one_pass.download(), b = pieces.download();
-  double ref_last = 0.0;
-  for (std::int64_t i = 7 * chunk; i < numel; ++i) ref_last += double(grads[i]) * grads[i];
-  EXPECT_NEAR(a[7], ref_last, 1e-10 * ref_last) << "the partial last chunk";
-  for (std::int64_t c = 0; c < chunks; ++c) EXPECT_EQ(a[c], b[c]) << "chunk " << c;
-  EXPECT_EQ(sum_one.download()[0], sum_pieces.download()[0]);
+  DeviceBuffer<double> scratch(grad_sum_of_squares_scratch_doubles(numel)), sum(1);
+  DeviceBuffer<std::uint8_t> device_marks(marks.empty() ? std::vector<std::uint8_t>{0} : marks);
+  if (!marks.empty()) rows.marks = device_marks.get();
+  scratch.poison();
+  sum.poison();
+  grad_sum_of_squares(sum.get(), g.get(), numel, scratch.get(), nullptr, rows);
+  return sum.download()[0];
 }
 
-TEST(GradNormKernel, RejectsChunksOutsideTheBuffer) {
+// Unmarked rows hold NaN: skipped, the sum must have exactly the bits of the full read of the
+// same buffer with those rows at 0. Row lengths that divide a thread's 4096-element stride
+// (4096, 64), that do not (3072, 36: the row counter carries), and 6 (rows off the 4-element
+// vectors: read in full, still equal); rows from element 0, and from inside a chunk.
+TEST(GradNormKernel, SkippedZeroRowsGiveTheFullReadBits) {
   PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
-  DeviceBuffer<float> g(std::vector<float>(10, 1.0f));
-  DeviceBuffer<double> partials(2);
-  EXPECT_THROW(grad_sum_of_squares_partials(partials.get(), g.get(), 10, 0, 2, 0, nullptr), std::invalid_argument);
-  EXPECT_THROW(grad_sum_of_squares_partials(partials.get(), g.get(), 10, 1, 0, 0, nullptr), std::invalid_argument);
-  EXPECT_THROW(grad_sum_of_squares_partials(partials.get(), g.get(), 10, 0, 1, -1, nullptr), std::invalid_argument);
+  const std::int64_t numel = 3 * (std::int64_t{1} << 18) + 123457;  // chunks of 2^18 elements, a partial last one
+  std::mt19937 generator(85);
+  for (const ZeroRows layout : {ZeroRows{nullptr, 0, 150, 4096}, ZeroRows{nullptr, 12, 200, 3072},
+                                ZeroRows{nullptr, 300'004, 9000, 36}, ZeroRows{nullptr, 260'000, 5000, 64},
+                                ZeroRows{nullptr, 4, 1000, 6}}) {
+    const std::string what = "rows of " + std::to_string(layout.row_elements) + " from " + std::to_string(layout.begin);
+    std::vector<std::uint8_t> marks(static_cast<std::size_t>(layout.rows));
+    for (auto& mark : marks) mark = generator() % 4 == 0 ? 1 : 0;
+    std::vector<float> zeroed = random_values(static_cast<std::size_t>(numel), 86, 0.05f), poisoned = zeroed;
+    for (std::int64_t r = 0; r < layout.rows; ++r)
+      if (marks[static_cast<std::size_t>(r)] == 0)
+        for (std::int64_t e = 0; e < layout.row_elements; ++e) {
+          const auto i = static_cast<std::size_t>(layout.begin + r * layout.row_elements + e);
+          zeroed[i] = 0.0f;
+          poisoned[i] = std::numeric_limits<float>::quiet_NaN();
+        }
+    const double want = sum_with_rows(zeroed, {}, {});
+    if (layout.row_elements % 4 == 0) {
+      const double skipped = sum_with_rows(poisoned, marks, layout);
+      EXPECT_EQ(std::memcmp(&skipped, &want, sizeof(double)), 0) << what << ": " << skipped << " vs " << want;
+      EXPECT_TRUE(std::isnan(sum_with_rows(poisoned, {}, {}))) << what << ": the poison must show when read";
+    } else {
+      EXPECT_EQ(sum_with_rows(zeroed, marks, layout), want) << what;
+    }
+  }
+}
+
+TEST(GradNormKernel, RejectsZeroRowsOutsideTheBuffer) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  DeviceBuffer<float> g(std::vector<float>(100, 1.0f));
+  DeviceBuffer<double> scratch(1), sum(1);
+  DeviceBuffer<std::uint8_t> marks(std::vector<std::uint8_t>(11, 1));
+  EXPECT_THROW(grad_sum_of_squares(sum.get(), g.get(), 100, scratch.get(), nullptr, ZeroRows{marks.get(), 0, 11, 10}),
+               std::invalid_argument);
+  EXPECT_THROW(grad_sum_of_squares(sum.get(), g.get(), 100, scratch.get(), nullptr, ZeroRows{marks.get(), 0, 5, 0}),
+               std::invalid_argument);
+  EXPECT_THROW(grad_sum_of_squares(sum.get(), g.get(), 100, nullptr, nullptr), std::invalid_argument);
 }
 
 TEST(GradNormKernel, IsDeterministic) {

@@ -3,7 +3,6 @@
 // partials in chunk order, and a one-thread clip-coefficient kernel.
 #include <algorithm>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 
 #include "primus/ops/cuda/device_info.hpp"
@@ -72,13 +71,13 @@ __device__ __forceinline__ double aligned_chunk_sum(const float* chunk, std::int
   return sum;
 }
 
-// At most one block per SM (the register file holds one 1024-thread block at > 32
-// registers a thread), so a grid of k blocks takes k SMs.
+// One block per SM, each taking chunks blockIdx.x, blockIdx.x + grid, ...: each chunk's partial
+// is computed the same way whatever the grid.
 __global__ void __launch_bounds__(kThreads, 1)
-    chunk_sum_of_squares_kernel(double* partials, const float* grads, std::int64_t numel, std::int64_t chunk_begin,
-                                std::int64_t chunk_end, ZeroRows zero) {
+    chunk_sum_of_squares_kernel(double* partials, const float* grads, std::int64_t numel, std::int64_t chunks,
+                                ZeroRows zero) {
   __shared__ double shared[32];
-  for (std::int64_t c = chunk_begin + blockIdx.x; c < chunk_end; c += gridDim.x) {
+  for (std::int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
     const std::int64_t begin = c * kChunk;
     const std::int64_t count = numel - begin < kChunk ? numel - begin : kChunk;
     const float* chunk = grads + begin;
@@ -125,58 +124,26 @@ __global__ void clip_coefficient_kernel(float* clip_coeff, std::int32_t* found_n
 
 }  // namespace
 
-std::int64_t grad_norm_chunk_elements() { return kChunk; }
-
 std::int64_t grad_sum_of_squares_scratch_doubles(std::int64_t numel) {
   return std::max<std::int64_t>(1, (numel + kChunk - 1) / kChunk);
 }
 
-std::int64_t grad_norm_chunk_at_or_after(std::int64_t element) {
-  return element <= 0 ? 0 : (element + kChunk - 1) / kChunk;
-}
-
-void grad_sum_of_squares_partials(double* partials, const float* grads, std::int64_t numel,
-                                  std::int64_t chunk_begin, std::int64_t chunk_end, int max_sms,
-                                  cudaStream_t stream, const ZeroRows& zero) {
-  constexpr const char* op = "grad_sum_of_squares_partials";
+void grad_sum_of_squares(double* sum_of_squares, const float* grads, std::int64_t numel, double* scratch,
+                         cudaStream_t stream, const ZeroRows& zero) {
+  constexpr const char* op = "grad_sum_of_squares";
+  require_kernel_argument(scratch != nullptr, op, "scratch must hold grad_sum_of_squares_scratch_doubles(numel) doubles");
   require_kernel_argument(numel >= 0, op, "numel = " + std::to_string(numel) + " must be >= 0");
-  const std::int64_t chunks = (numel + kChunk - 1) / kChunk;
-  require_kernel_argument(chunk_begin >= 0 && chunk_begin <= chunk_end && chunk_end <= chunks, op,
-                          "chunks [" + std::to_string(chunk_begin) + ", " + std::to_string(chunk_end) +
-                              ") must lie in [0, " + std::to_string(chunks) + "]");
-  require_kernel_argument(max_sms >= 0, op, "max_sms = " + std::to_string(max_sms) + " must be >= 0");
   require_kernel_argument(zero.marks == nullptr || (zero.begin >= 0 && zero.rows >= 0 && zero.row_elements > 0 &&
                                                     zero.begin + zero.rows * zero.row_elements <= numel),
                           op, "the zero rows must lie inside the buffer");
-  if (chunk_begin == chunk_end) return;
-  // The side-stream caller counts on "k blocks take k SMs": check the occupancy once.
-  static const int blocks_per_sm = [] {
-    int count = 0;
-    PRIMUS_KERNEL_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&count, chunk_sum_of_squares_kernel, kThreads, 0));
-    return count;
-  }();
-  if (blocks_per_sm != 1)
-    throw std::logic_error(std::string(op) + ": " + std::to_string(blocks_per_sm) +
-                           " blocks fit one SM, the SM budget assumes exactly 1 (check the kernel's registers)");
-  const int sms = max_sms > 0 ? std::min(max_sms, device_sm_count()) : device_sm_count();
-  const int blocks = static_cast<int>(std::min<std::int64_t>(chunk_end - chunk_begin, sms));
-  chunk_sum_of_squares_kernel<<<blocks, kThreads, 0, stream>>>(partials, grads, numel, chunk_begin, chunk_end, zero);
+  const std::int64_t chunks = (numel + kChunk - 1) / kChunk;
+  if (chunks > 0) {
+    const int blocks = static_cast<int>(std::min<std::int64_t>(chunks, device_sm_count()));
+    chunk_sum_of_squares_kernel<<<blocks, kThreads, 0, stream>>>(scratch, grads, numel, chunks, zero);
+    PRIMUS_KERNEL_LAUNCH_CHECK();
+  }
+  sum_partials_kernel<<<1, 1024, 0, stream>>>(sum_of_squares, scratch, chunks);
   PRIMUS_KERNEL_LAUNCH_CHECK();
-}
-
-void grad_sum_partials(double* sum, const double* partials, std::int64_t count, cudaStream_t stream) {
-  require_kernel_argument(count >= 0, "grad_sum_partials", "count = " + std::to_string(count) + " must be >= 0");
-  sum_partials_kernel<<<1, 1024, 0, stream>>>(sum, partials, count);
-  PRIMUS_KERNEL_LAUNCH_CHECK();
-}
-
-void grad_sum_of_squares(double* sum_of_squares, const float* grads, std::int64_t numel, double* scratch,
-                         cudaStream_t stream, const ZeroRows& zero) {
-  require_kernel_argument(scratch != nullptr, "grad_sum_of_squares",
-                          "scratch must hold grad_sum_of_squares_scratch_doubles(numel) doubles");
-  const std::int64_t chunks = (std::max<std::int64_t>(numel, 0) + kChunk - 1) / kChunk;
-  grad_sum_of_squares_partials(scratch, grads, numel, 0, chunks, 0, stream, zero);
-  grad_sum_partials(sum_of_squares, scratch, chunks, stream);
 }
 
 void grad_clip_coefficient(float* clip_coeff, std::int32_t* found_non_finite, double* norm,

@@ -3,8 +3,7 @@
 // The sum of squares is taken per fixed chunk of the flat fp32 grad buffer (one double
 // partial per chunk, accumulated in a fixed order inside the chunk) and the partials are
 // then summed in chunk order: the result does not depend on how many blocks computed the
-// partials, on which stream, or in how many launches (taking the finished layers' partials on
-// a side stream during backward was measured: no faster, docs/performance.md). A data-parallel caller
+// partials (the GPU's SM count). A data-parallel caller
 // all-reduces the sum; grad_clip_coefficient then writes the norm, the clip coefficient
 // that the AdamW kernels read, and a non-finite flag that makes them skip the update.
 #pragma once
@@ -23,23 +22,10 @@ struct ZeroRows {
   std::int64_t begin = 0, rows = 0, row_elements = 0;
 };
 
-// Elements per partial sum (a multiple of 4).
-std::int64_t grad_norm_chunk_elements();
 // Partials (doubles of scratch) for a buffer of numel elements: one per chunk, at least 1.
 std::int64_t grad_sum_of_squares_scratch_doubles(std::int64_t numel);
-// First chunk that lies wholly at or after `element` (chunks cover [0, numel) from 0).
-std::int64_t grad_norm_chunk_at_or_after(std::int64_t element);
 
-// partials[c] = sum of grads[i]^2 over chunk c, for c in [chunk_begin, chunk_end), in
-// double (written, =). max_sms > 0: at most that many blocks, one 1024-thread block per SM,
-// for a side stream beside GEMMs planned for the other SMs; 0: one block per SM of the GPU.
-void grad_sum_of_squares_partials(double* partials, const float* grads, std::int64_t numel,
-                                  std::int64_t chunk_begin, std::int64_t chunk_end, int max_sms,
-                                  cudaStream_t stream, const ZeroRows& zero = {});
-// *sum = partials[0] + ... + partials[count - 1], in a fixed order (written, =).
-void grad_sum_partials(double* sum, const double* partials, std::int64_t count, cudaStream_t stream);
-
-// Both over the whole buffer: *sum_of_squares = sum of grads[i]^2 over [0, numel); scratch
+// *sum_of_squares = sum of grads[i]^2 over [0, numel); scratch
 // holds grad_sum_of_squares_scratch_doubles(numel) doubles. NaN or Inf when any gradient is.
 void grad_sum_of_squares(double* sum_of_squares, const float* grads, std::int64_t numel, double* scratch,
                          cudaStream_t stream, const ZeroRows& zero = {});

@@ -140,12 +140,14 @@ void CudaEngine::enqueue_word_embedding_update() const {
   model_->defer_word_embeddings(nullptr);
   PRIMUS_CUDA_CHECK(cudaEventRecord(embeddings_read_, stream_));
   PRIMUS_CUDA_CHECK(cudaStreamWaitEvent(optimizer_stream_, embeddings_read_, 0));
-  // The table's rows no token touched hold zero gradients: not read (the forward's
-  // zero_accumulated_grads, which clears the marks, waits for this group's fence).
+  // Every gradient row is read here, also the untouched (zero) ones: skipping them costs a row
+  // lookup per quad, which on the tail's few SMs, where the update is bound by issuing
+  // instructions, costs more than the 4 bytes save (1.05e9 parameters, 97 % of rows untouched,
+  // 24 SMs on an H100: 17.86 ms skipping vs 14.61 reading). On all SMs it pays (optimizer_step).
   for (std::size_t i = 0; i < launches_.size() && launches_[i].group == 0; ++i)
     split_adamw_launch(launches_[i].launch, weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, &scalars_->clip_coeff,
                        &scalars_->found_non_finite, &scalars_->loss_sum, pending_hyper_, overlap_sms_,
-                       optimizer_stream_, model_->word_embedding_zero_rows());
+                       optimizer_stream_);
   fences_->record(0, optimizer_stream_);
   if (timeline_) timeline_->mark("tail.embeddings", optimizer_stream_);
 }
@@ -296,8 +298,9 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
     const std::size_t group = launches_[i].group;
     if (defer_embeddings_ && group == 0) continue;  // after the next forward's gather, below
     const int sms = fences_ != nullptr && group > 0 ? overlap_sms_ : 0;  // the first group is read first
-    // The first group holds the word embeddings (the first parameter): their untouched rows' zero
-    // gradients are not read.
+    // The first group holds the word embeddings (the first parameter) and runs on all SMs, where
+    // the update is bound by memory: their untouched rows' zero gradients are not read
+    // (1.05e9 parameters, 97 % of rows untouched, H100: 9.22 ms vs 10.33 reading every row).
     split_adamw_launch(launches_[i].launch, weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_,
                        &scalars_->clip_coeff, &scalars_->found_non_finite, &scalars_->loss_sum, hyper, sms, optimizer,
                        group == 0 ? model_->word_embedding_zero_rows() : ops::cuda::ZeroRows{});
