@@ -291,6 +291,46 @@ TEST(GemmRunner, ForwardOnSixteenByteAlignedViews) {
   EXPECT_LT(relative_error(result, ref_out), kTolerance);
 }
 
+// Every proposal the heuristic makes computes the same product: a later proposal (its own
+// plan, beside the first's) matches the reference; one past the last throws out_of_range.
+TEST(GemmRunner, EveryHeuristicProposalMatchesTheReference) {
+  PRIMUS_SKIP_WITHOUT_GPU();
+  const int64_t rows = 256, in = 512, out = 384;
+  std::mt19937_64 generator(std::random_device{}());
+  const auto input = random_bf16(static_cast<std::size_t>(rows * in), generator);
+  const auto weight = random_bf16(static_cast<std::size_t>(out * in), generator);
+  std::vector<double> ref_out(static_cast<std::size_t>(rows * out));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < in; ++i) sum += input.exact[r * in + i] * weight.exact[o * in + i];
+      ref_out[r * out + o] = sum;
+    }
+  GemmRunner runner(nullptr);
+  DeviceBuffer<bf16> x(input.values.size()), w(weight.values.size()), y(ref_out.size());
+  x.upload(input.values);
+  w.upload(weight.values);
+  int proposals = 0;
+  for (int index = 0; index < 64; ++index) {
+    runner.set_algorithm_index(index);
+    y.poison();
+    try {
+      runner.linear_forward(x.get(), w.get(), nullptr, y.get(), rows, in, out);
+    } catch (const std::out_of_range&) {
+      break;
+    }
+    PRIMUS_CUDA_CHECK(cudaDeviceSynchronize());
+    EXPECT_LT(relative_error(y.download(), ref_out), kTolerance) << "proposal " << index;
+    EXPECT_NE(runner.last_algorithm_description().find("tile="), std::string::npos);
+    EXPECT_EQ(runner.last_proposal(), index);
+    ++proposals;
+  }
+  EXPECT_GE(proposals, 2) << "the heuristic should propose more than one algorithm for " << rows << "x" << in
+                          << "->" << out;
+  EXPECT_LT(proposals, 64) << "no proposal index was out of range";
+  EXPECT_EQ(runner.cached_plan_count(), static_cast<std::size_t>(proposals));
+}
+
 TEST(GemmRunner, RejectsNonPositiveSizes) {
   PRIMUS_SKIP_WITHOUT_GPU();
   GemmRunner runner(nullptr);

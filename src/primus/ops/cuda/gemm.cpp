@@ -54,6 +54,7 @@ struct GemmRunner::Plan {
   cublasLtMatmulDesc_t operation = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulAlgo_t algo{};
+  int proposal = 0;  // which of the heuristic's proposals algo is
 
   ~Plan() {
     // Destroy calls only fail on invalid handles; nothing useful to do about it in a destructor.
@@ -85,6 +86,7 @@ GemmRunner::~GemmRunner() {
 GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& requested) {
   GemmKey key = requested;
   key.sm_count_target = sm_count_target_;
+  key.algorithm_index = algorithm_index_;
   if (auto found = plans_.find(key); found != plans_.end()) return *found->second;
 
   auto plan = std::make_unique<Plan>();
@@ -112,7 +114,7 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& requested) {
 
   cublasLtMatmulPreference_t preference = nullptr;
   PRIMUS_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference));
-  cublasLtMatmulHeuristicResult_t result{};
+  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<std::size_t>(key.algorithm_index) + 1);
   int returned = 0;
   try {
     const uint64_t workspace_limit = workspace_bytes_;
@@ -127,7 +129,8 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& requested) {
       PRIMUS_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference, alignment_attributes[i], &alignments[i],
                                                                sizeof(alignments[i])));
     PRIMUS_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, plan->operation, plan->a, plan->b, plan->c,
-                                                       plan->c, preference, 1, &result, &returned));
+                                                       plan->c, preference, static_cast<int>(results.size()),
+                                                       results.data(), &returned));
   } catch (...) {
     cublasLtMatmulPreferenceDestroy(preference);
     throw;
@@ -135,13 +138,18 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& requested) {
   cublasLtMatmulPreferenceDestroy(preference);
   if (returned == 0)
     throw std::runtime_error("cuBLASLt heuristic found no algorithm for GEMM " + describe(key));
-  plan->algo = result.algo;
+  if (returned <= key.algorithm_index)
+    throw std::out_of_range("cuBLASLt heuristic proposed " + std::to_string(returned) + " algorithms for GEMM " +
+                            describe(key) + ", asked for proposal " + std::to_string(key.algorithm_index));
+  plan->algo = results[static_cast<std::size_t>(key.algorithm_index)].algo;
+  plan->proposal = key.algorithm_index;
   return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
 void GemmRunner::matmul(const GemmKey& key, const void* a, const void* b, const void* c, void* d, float beta,
                         const void* bias) {
-  Plan& plan = plan_for(key);  // keyed with the current SM target
+  Plan& plan = plan_for(key);  // keyed with the current SM target and proposal index
+  last_plan_ = &plan;
   if (key.epilogue == CUBLASLT_EPILOGUE_BIAS)
     PRIMUS_CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
@@ -207,6 +215,35 @@ void GemmRunner::linear_backward_bias(const bf16* d_output, float* bias_main_gra
   key.alignment_a = pointer_alignment(d_output), key.alignment_b = pointer_alignment(ones_vector);
   key.alignment_c = key.alignment_d = pointer_alignment(bias_main_grad);
   matmul(key, d_output, ones_vector, bias_main_grad, bias_main_grad, accumulate ? 1.0f : 0.0f, nullptr);
+}
+
+int GemmRunner::last_proposal() const { return last_plan_ == nullptr ? 0 : last_plan_->proposal; }
+
+std::string GemmRunner::last_algorithm_description() const {
+  if (last_plan_ == nullptr) return "none";
+  struct Field {
+    const char* name;
+    cublasLtMatmulAlgoConfigAttributes_t attribute;
+  };
+  const Field fields[] = {{"algo", CUBLASLT_ALGO_CONFIG_ID},           {"tile", CUBLASLT_ALGO_CONFIG_TILE_ID},
+                          {"stages", CUBLASLT_ALGO_CONFIG_STAGES_ID},  {"cluster", CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID},
+                          {"splitk", CUBLASLT_ALGO_CONFIG_SPLITK_NUM}, {"swizzle", CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING}};
+  std::string text;
+  for (const Field& field : fields) {
+    // Each attribute has its own width (the call insists on it exactly); all fit 64 bits, little-endian.
+    std::size_t width = 0;
+    PRIMUS_CUBLAS_CHECK(cublasLtMatmulAlgoConfigGetAttribute(&last_plan_->algo, field.attribute, nullptr, 0, &width));
+    uint64_t value = 0;
+    std::size_t written = 0;
+    if (width > sizeof(value)) throw std::runtime_error("cuBLASLt algorithm attribute wider than 64 bits");
+    PRIMUS_CUBLAS_CHECK(
+        cublasLtMatmulAlgoConfigGetAttribute(&last_plan_->algo, field.attribute, &value, width, &written));
+    if (!text.empty()) text += ' ';
+    text += field.name;
+    text += '=';
+    text += std::to_string(value);
+  }
+  return text;
 }
 
 const bf16* GemmRunner::ones(int64_t count) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 #include <tuple>
 
 namespace primus::ops::cuda {
@@ -35,10 +36,13 @@ struct GemmKey {
   int alignment_a = 256, alignment_b = 256, alignment_c = 256, alignment_d = 256;
   // SMs the kernel may plan for (0: all); fewer while another stream keeps some SMs busy.
   int sm_count_target = 0;
+  // Which of the heuristic's proposals the plan takes (0: its first, the default).
+  int algorithm_index = 0;
 
   auto tie() const {
     return std::tie(m, n, k, transpose_a, transpose_b, lda, ldb, ldc, a_type, b_type, c_type, epilogue,
-                    beta_nonzero, alignment_a, alignment_b, alignment_c, alignment_d, sm_count_target);
+                    beta_nonzero, alignment_a, alignment_b, alignment_c, alignment_d, sm_count_target,
+                    algorithm_index);
   }
   bool operator<(const GemmKey& other) const { return tie() < other.tie(); }
 };
@@ -79,6 +83,16 @@ class GemmRunner {
   void set_sm_count_target(int sms) { sm_count_target_ = sms; }
   int sm_count_target() const { return sm_count_target_; }
 
+  // GEMMs issued from now on take the heuristic's index-th proposal (0: its first). For
+  // measuring the proposals (benchmarks); a GEMM with fewer proposals throws std::out_of_range.
+  void set_algorithm_index(int index) { algorithm_index_ = index; }
+
+  // The algorithm of the last GEMM issued: cuBLASLt's tile, stages, cluster shape, split-K and
+  // swizzle ids, for benchmark reports.
+  std::string last_algorithm_description() const;
+  // Which of the heuristic's proposals the last GEMM issued ran (0: its first).
+  int last_proposal() const;
+
   cudaStream_t stream() const { return stream_; }
   std::size_t cached_plan_count() const { return plans_.size(); }
 
@@ -97,6 +111,8 @@ class GemmRunner {
   bf16* ones_ = nullptr;
   int64_t ones_count_ = 0;
   int sm_count_target_ = 0;
+  int algorithm_index_ = 0;
+  const Plan* last_plan_ = nullptr;
   std::map<GemmKey, std::unique_ptr<Plan>> plans_;
 };
 

@@ -1,0 +1,109 @@
+// The cuBLASLt heuristic's proposals for the Llama-3-8B forward GEMMs, each timed alone and
+// beside a 24-SM optimizer tail, with PRIMUS_CUDA_BENCH=1. The engine plans the forward of the
+// layers that run beside the tail for the SMs the tail leaves, and takes the heuristic's first
+// proposal there; this shows whether a later proposal runs those GEMMs faster (the residual
+// forwards, C = the residual stream with beta 1, are their own plans). Not a pass/fail timing.
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernel_benchmark_support.hpp"
+#include "primus/ops/cuda/device_info.hpp"
+#include "primus/ops/cuda/gemm.hpp"
+#include "primus/train/cuda/master_weights.hpp"
+
+namespace primus::ops::cuda::test {
+namespace {
+
+// Random normal bf16 values (never all zeros: a GEMM's power, and so its clock, depends on them).
+DeviceBuffer<bf16> random_buffer(std::size_t count, std::uint32_t seed) {
+  const std::size_t block = std::min<std::size_t>(count, std::size_t{1} << 22);
+  const std::vector<bf16> values = to_bf16(random_values(block, seed));
+  DeviceBuffer<bf16> buffer(count);
+  for (std::size_t offset = 0; offset < count; offset += block)
+    PRIMUS_KERNEL_CHECK(cudaMemcpy(buffer.get() + offset, values.data(), std::min(block, count - offset) * sizeof(bf16),
+                                   cudaMemcpyHostToDevice));
+  return buffer;
+}
+
+TEST(Benchmark, ForwardGemmProposalsBesideTheTail) {
+  PRIMUS_SKIP_UNLESS_BENCH();
+  const int tail_sms = 24;
+  const int sms = device_sm_count();
+  cudaStream_t main_stream, side_stream;
+  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&main_stream, cudaStreamNonBlocking));
+  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&side_stream, cudaStreamNonBlocking));
+
+  // The tail: 1.5e9 parameters (~33 ms on 24 SMs), restarted before each timed batch.
+  const std::int64_t n = 1'500'000'000;
+  DeviceBuffer<std::uint16_t> high(n), low(n);
+  DeviceBuffer<float> m(n), v(n), g(n);
+  for (auto* b : {&m, &v, &g}) PRIMUS_KERNEL_CHECK(cudaMemset(b->get(), 0, n * 4));
+  PRIMUS_KERNEL_CHECK(cudaMemset(high.get(), 0, n * 2));
+  PRIMUS_KERNEL_CHECK(cudaMemset(low.get(), 0, n * 2));
+  train::cuda::SplitAdamWLaunch launch;
+  launch.segment_end[launch.segment_count++] = n;
+  launch.decay_mask = 1;
+  const AdamWHyperparameters hyper{3e-4, 0.9, 0.95, 1e-8, 0.1, 10};
+  auto start_tail = [&] {
+    train::cuda::split_adamw_launch(launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(), v.get(),
+                                    g.get(), nullptr, nullptr, nullptr, hyper, tail_sms, side_stream);
+  };
+
+  struct Linear {
+    const char* name;
+    std::int64_t in, out;
+    bool residual;
+  };
+  const std::int64_t rows = 8192;
+  const Linear linears[] = {{"qkv", 4096, 6144, false},
+                            {"o + residual", 4096, 4096, true},
+                            {"fc1", 4096, 28672, false},
+                            {"fc2 + residual", 14336, 4096, true}};
+  GemmRunner gemm(main_stream);
+  std::uint32_t seed = 11;
+  for (const Linear& linear : linears) {
+    DeviceBuffer<bf16> x = random_buffer(rows * linear.in, seed++), w = random_buffer(linear.out * linear.in, seed++),
+                       r = random_buffer(rows * linear.out, seed++), y(rows * linear.out);
+    auto run_on = [&](GemmRunner& runner) {
+      if (linear.residual)
+        runner.linear_forward_residual(x.get(), w.get(), nullptr, r.get(), y.get(), rows, linear.in, linear.out);
+      else
+        runner.linear_forward(x.get(), w.get(), nullptr, y.get(), rows, linear.in, linear.out);
+    };
+    auto run = [&] { run_on(gemm); };
+    const double flops = 2.0 * rows * linear.in * linear.out;
+    for (const int target : {0, sms - tail_sms}) {
+      gemm.set_sm_count_target(target);
+      for (int index = 0; index < 8; ++index) {
+        gemm.set_algorithm_index(index);
+        try {
+          run();
+        } catch (const std::out_of_range&) {
+          break;  // the heuristic proposed fewer
+        }
+        const double alone = time_ms(run, 10, 3, main_stream);
+        PRIMUS_KERNEL_CHECK(cudaStreamSynchronize(main_stream));
+        start_tail();
+        const double beside = time_ms(run, 5, 1, main_stream);
+        PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize());
+        std::printf("BENCH proposal %-15s planned for %3d SMs #%d alone %7.3f ms (%5.1f TFLOP/s), beside the tail "
+                    "%7.3f ms (%5.1f TFLOP/s)  [%s]\n",
+                    linear.name, target == 0 ? sms : target, index, alone, flops / alone / 1e9, beside,
+                    flops / beside / 1e9, gemm.last_algorithm_description().c_str());
+        std::fflush(stdout);
+        EXPECT_GT(alone, 0.0);
+      }
+    }
+    gemm.set_algorithm_index(0);
+    gemm.set_sm_count_target(0);
+  }
+  cudaStreamDestroy(main_stream);
+  cudaStreamDestroy(side_stream);
+}
+
+}  // namespace
+}  // namespace primus::ops::cuda::test
