@@ -12,8 +12,8 @@
 
 #include "kernel_benchmark_support.hpp"
 #include "primus/ops/cuda/device_info.hpp"
+#include "optimizer_tail_support.hpp"
 #include "primus/ops/cuda/gemm.hpp"
-#include "primus/train/cuda/master_weights.hpp"
 
 namespace primus::ops::cuda::test {
 namespace {
@@ -33,25 +33,9 @@ TEST(Benchmark, ForwardGemmProposalsBesideTheTail) {
   PRIMUS_SKIP_UNLESS_BENCH();
   const int tail_sms = 24;
   const int sms = device_sm_count();
-  cudaStream_t main_stream, side_stream;
+  cudaStream_t main_stream;
   PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&main_stream, cudaStreamNonBlocking));
-  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&side_stream, cudaStreamNonBlocking));
-
-  // The tail: 1.5e9 parameters (~33 ms on 24 SMs), restarted before each timed batch.
-  const std::int64_t n = 1'500'000'000;
-  DeviceBuffer<std::uint16_t> high(n), low(n);
-  DeviceBuffer<float> m(n), v(n), g(n);
-  for (auto* b : {&m, &v, &g}) PRIMUS_KERNEL_CHECK(cudaMemset(b->get(), 0, n * 4));
-  PRIMUS_KERNEL_CHECK(cudaMemset(high.get(), 0, n * 2));
-  PRIMUS_KERNEL_CHECK(cudaMemset(low.get(), 0, n * 2));
-  train::cuda::SplitAdamWLaunch launch;
-  launch.segment_end[launch.segment_count++] = n;
-  launch.decay_mask = 1;
-  const AdamWHyperparameters hyper{3e-4, 0.9, 0.95, 1e-8, 0.1, 10};
-  auto start_tail = [&] {
-    train::cuda::split_adamw_launch(launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(), v.get(),
-                                    g.get(), nullptr, nullptr, nullptr, hyper, tail_sms, side_stream);
-  };
+  OptimizerTail tail(tail_sms);  // outlasts every timed batch; restarted before each
 
   struct Linear {
     const char* name;
@@ -87,7 +71,7 @@ TEST(Benchmark, ForwardGemmProposalsBesideTheTail) {
         }
         const double alone = time_ms(run, 10, 3, main_stream);
         PRIMUS_KERNEL_CHECK(cudaStreamSynchronize(main_stream));
-        start_tail();
+        tail.start();
         const double beside = time_ms(run, 5, 1, main_stream);
         PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize());
         std::printf("BENCH proposal %-15s planned for %3d SMs #%d alone %7.3f ms (%5.1f TFLOP/s), beside the tail "
@@ -102,7 +86,6 @@ TEST(Benchmark, ForwardGemmProposalsBesideTheTail) {
     gemm.set_sm_count_target(0);
   }
   cudaStreamDestroy(main_stream);
-  cudaStreamDestroy(side_stream);
 }
 
 }  // namespace

@@ -7,10 +7,10 @@
 #include <functional>
 
 #include "kernel_benchmark_support.hpp"
-#include "primus/ops/cuda/device_info.hpp"
+#include "optimizer_tail_support.hpp"
 #include "primus/ops/cuda/attention.hpp"
+#include "primus/ops/cuda/device_info.hpp"
 #include "primus/ops/cuda/gemm.hpp"
-#include "primus/train/cuda/master_weights.hpp"
 
 namespace primus::ops::cuda::test {
 namespace {
@@ -19,26 +19,11 @@ TEST(Benchmark, KernelsBesideAnOptimizerTail) {
   PRIMUS_SKIP_UNLESS_BENCH();
   const int tail_sms = 24;
   const int sms = device_sm_count();
-  cudaStream_t main_stream, side_stream;
+  cudaStream_t main_stream;
   PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&main_stream, cudaStreamNonBlocking));
-  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&side_stream, cudaStreamNonBlocking));
-
-  // The tail: 1.5e9 parameters (42 GB of traffic, ~33 ms on 24 SMs): outlasts every timed batch.
-  const std::int64_t n = 1'500'000'000;
-  DeviceBuffer<std::uint16_t> high(n), low(n);
-  DeviceBuffer<float> m(n), v(n), g(n);
-  for (auto* b : {&m, &v, &g}) PRIMUS_KERNEL_CHECK(cudaMemset(b->get(), 0, n * 4));
-  PRIMUS_KERNEL_CHECK(cudaMemset(high.get(), 0, n * 2));
-  PRIMUS_KERNEL_CHECK(cudaMemset(low.get(), 0, n * 2));
-  train::cuda::SplitAdamWLaunch launch;
-  launch.segment_end[launch.segment_count++] = n;
-  launch.decay_mask = 1;
-  const AdamWHyperparameters hyper{3e-4, 0.9, 0.95, 1e-8, 0.1, 10};
-  auto start_tail = [&] {
-    train::cuda::split_adamw_launch(launch, reinterpret_cast<bf16*>(high.get()), low.get(), m.get(), v.get(),
-                                    g.get(), nullptr, nullptr, nullptr, hyper, tail_sms, side_stream);
-  };
-  const double tail_alone = time_ms(start_tail, 1, 1, side_stream);
+  OptimizerTail tail(tail_sms);  // outlasts every timed batch; restarted before each
+  auto start_tail = [&] { tail.start(); };
+  const double tail_alone = time_ms(start_tail, 1, 1, tail.stream());
 
   // Llama-3-8B fc1 forward: [8192, 4096] x [28672, 4096]^T.
   const std::int64_t rows = 8192, in = 4096, out = 28672;
@@ -77,7 +62,6 @@ TEST(Benchmark, KernelsBesideAnOptimizerTail) {
   }
   std::printf("BENCH optimizer tail alone on %d SMs: %.3f ms\n", tail_sms, tail_alone);
   cudaStreamDestroy(main_stream);
-  cudaStreamDestroy(side_stream);
 }
 
 }  // namespace
