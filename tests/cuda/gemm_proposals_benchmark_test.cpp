@@ -18,17 +18,6 @@
 namespace primus::ops::cuda::test {
 namespace {
 
-// Random normal bf16 values (never all zeros: a GEMM's power, and so its clock, depends on them).
-DeviceBuffer<bf16> random_buffer(std::size_t count, std::uint32_t seed) {
-  const std::size_t block = std::min<std::size_t>(count, std::size_t{1} << 22);
-  const std::vector<bf16> values = to_bf16(random_values(block, seed));
-  DeviceBuffer<bf16> buffer(count);
-  for (std::size_t offset = 0; offset < count; offset += block)
-    PRIMUS_KERNEL_CHECK(cudaMemcpy(buffer.get() + offset, values.data(), std::min(block, count - offset) * sizeof(bf16),
-                                   cudaMemcpyHostToDevice));
-  return buffer;
-}
-
 TEST(Benchmark, ForwardGemmProposalsBesideTheTail) {
   PRIMUS_SKIP_UNLESS_BENCH();
   const int tail_sms = 24;
@@ -50,8 +39,8 @@ TEST(Benchmark, ForwardGemmProposalsBesideTheTail) {
   GemmRunner gemm(main_stream);
   std::uint32_t seed = 11;
   for (const Linear& linear : linears) {
-    DeviceBuffer<bf16> x = random_buffer(rows * linear.in, seed++), w = random_buffer(linear.out * linear.in, seed++),
-                       r = random_buffer(rows * linear.out, seed++), y(rows * linear.out);
+    DeviceBuffer<bf16> x = random_bf16_buffer(rows * linear.in, seed++), w = random_bf16_buffer(linear.out * linear.in, seed++),
+                       r = random_bf16_buffer(rows * linear.out, seed++), y(rows * linear.out);
     auto run_on = [&](GemmRunner& runner) {
       if (linear.residual)
         runner.linear_forward_residual(x.get(), w.get(), nullptr, r.get(), y.get(), rows, linear.in, linear.out);

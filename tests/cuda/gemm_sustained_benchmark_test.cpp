@@ -21,16 +21,6 @@
 namespace primus::ops::cuda::test {
 namespace {
 
-DeviceBuffer<bf16> random_bf16_buffer(std::size_t count, std::uint32_t seed, float stddev) {
-  const std::size_t block = std::min<std::size_t>(count, std::size_t{1} << 22);
-  const std::vector<bf16> values = to_bf16(random_values(block, seed, stddev));
-  DeviceBuffer<bf16> buffer(count);
-  for (std::size_t offset = 0; offset < count; offset += block)
-    PRIMUS_KERNEL_CHECK(cudaMemcpy(buffer.get() + offset, values.data(), std::min(block, count - offset) * sizeof(bf16),
-                                   cudaMemcpyHostToDevice));
-  return buffer;
-}
-
 TEST(Benchmark, GemmProposalsAtThePowerLimit) {
   PRIMUS_SKIP_UNLESS_BENCH();
   const int proposals = 6;

@@ -4,10 +4,12 @@
 // counting the bytes the kernel must read and write once.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "kernel_test_support.hpp"
 
@@ -48,6 +50,18 @@ inline void report(const std::string& name, const std::string& shape, double ms,
   std::printf("BENCH %-28s %-26s %9.3f ms %8.1f GB/s\n", name.c_str(), shape.c_str(), ms, gbps);
   std::fflush(stdout);
   EXPECT_GT(gbps, 0.0);
+}
+
+// A device buffer of normal(0, stddev) bf16 values: one seeded block of 4M values, tiled (a
+// GEMM's power, and so its clock at the power limit, depends on its data: never all zeros).
+inline DeviceBuffer<bf16> random_bf16_buffer(std::size_t count, std::uint32_t seed, float stddev = 1.0f) {
+  const std::size_t block = std::min<std::size_t>(count, std::size_t{1} << 22);
+  const std::vector<bf16> values = to_bf16(random_values(block, seed, stddev));
+  DeviceBuffer<bf16> buffer(count);
+  for (std::size_t offset = 0; offset < count; offset += block)
+    PRIMUS_KERNEL_CHECK(cudaMemcpy(buffer.get() + offset, values.data(), std::min(block, count - offset) * sizeof(bf16),
+                                   cudaMemcpyHostToDevice));
+  return buffer;
 }
 
 template <typename T>

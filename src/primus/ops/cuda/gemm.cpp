@@ -54,7 +54,6 @@ struct GemmRunner::Plan {
   cublasLtMatmulDesc_t operation = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulAlgo_t algo{};
-  int proposal = 0;  // which of the heuristic's proposals algo is
 
   ~Plan() {
     // Destroy calls only fail on invalid handles; nothing useful to do about it in a destructor.
@@ -142,7 +141,6 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmKey& requested) {
     throw std::out_of_range("cuBLASLt heuristic proposed " + std::to_string(returned) + " algorithms for GEMM " +
                             describe(key) + ", asked for proposal " + std::to_string(key.algorithm_index));
   plan->algo = results[static_cast<std::size_t>(key.algorithm_index)].algo;
-  plan->proposal = key.algorithm_index;
   return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
@@ -216,8 +214,6 @@ void GemmRunner::linear_backward_bias(const bf16* d_output, float* bias_main_gra
   key.alignment_c = key.alignment_d = pointer_alignment(bias_main_grad);
   matmul(key, d_output, ones_vector, bias_main_grad, bias_main_grad, accumulate ? 1.0f : 0.0f, nullptr);
 }
-
-int GemmRunner::last_proposal() const { return last_plan_ == nullptr ? 0 : last_plan_->proposal; }
 
 std::string GemmRunner::last_algorithm_description() const {
   if (last_plan_ == nullptr) return "none";

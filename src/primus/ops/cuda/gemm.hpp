@@ -90,8 +90,6 @@ class GemmRunner {
   // The algorithm of the last GEMM issued: cuBLASLt's tile, stages, cluster shape, split-K and
   // swizzle ids, for benchmark reports.
   std::string last_algorithm_description() const;
-  // Which of the heuristic's proposals the last GEMM issued ran (0: its first).
-  int last_proposal() const;
 
   cudaStream_t stream() const { return stream_; }
   std::size_t cached_plan_count() const { return plans_.size(); }

@@ -102,6 +102,11 @@ __device__ __forceinline__ bool skip_update(const std::int32_t* found_non_finite
   return (found_non_finite != nullptr && *found_non_finite != 0) || (loss_sum != nullptr && !isfinite(*loss_sum));
 }
 
+// The factor the gradients are scaled by (grad clipping; 1 without a coefficient).
+__device__ __forceinline__ float clip_factor(const float* clip_coeff) {
+  return clip_coeff != nullptr ? *clip_coeff : 1.0f;
+}
+
 // The launch's 8-element packs [first_pack, end_pack): the 8-aligned middle of [begin, end).
 struct PackRange {
   std::int64_t first_pack, end_pack;
@@ -147,7 +152,7 @@ __global__ void __launch_bounds__(1024, 1)
                        const GradZeroRows zero) {
   if (skip_update(found_non_finite, loss_sum)) return;
   constexpr int kPack = 8;
-  const float clip = clip_coeff != nullptr ? *clip_coeff : 1.0f;
+  const float clip = clip_factor(clip_coeff);
   const PackRange packs = pack_range(launch);
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t pack = packs.first_pack + blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
@@ -278,7 +283,7 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
   constexpr int kQuad = 4;
   extern __shared__ uint4 shared_words[];
   AsyncChunk& chunk = *reinterpret_cast<AsyncChunk*>(shared_words);
-  const float clip = clip_coeff != nullptr ? *clip_coeff : 1.0f;
+  const float clip = clip_factor(clip_coeff);
   const PackRange packs = pack_range(launch);
   const std::int64_t end_quad = 2 * packs.end_pack;
   const int t = static_cast<int>(threadIdx.x);
@@ -353,9 +358,8 @@ __global__ void gather_after_adamw_kernel(std::uint16_t* out, const std::int32_t
                                           const float* exp_avg, const float* exp_avg_sq, const float* grads,
                                           const float* clip_coeff, const std::int32_t* found_non_finite,
                                           const double* loss_sum, AdamWScalars s, const std::uint8_t* zero_marks) {
-  const bool skip =
-      (found_non_finite != nullptr && *found_non_finite != 0) || (loss_sum != nullptr && !isfinite(*loss_sum));
-  const float clip = clip_coeff != nullptr ? *clip_coeff : 1.0f;
+  const bool skip = skip_update(found_non_finite, loss_sum);
+  const float clip = clip_factor(clip_coeff);
   const std::int64_t count = rows * hidden;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; e < count; e += stride) {
