@@ -100,11 +100,14 @@ void run_benchmark(const BenchmarkArgs& args, const std::vector<std::string>& ov
   // one step each. The headline is their median, the statistic tools/bench/torch_baseline.py
   // reports (it synchronises after every step too); the mean is printed beside it.
   std::vector<double> step_seconds;
+  std::vector<double> step_end_unix_s;  // wall-clock ends, to line steps up with a power or clock trace
   train::StepResult last;
   auto previous = std::chrono::steady_clock::now();
   for (int i = 0; i < args.iters; ++i) {
     last = step();
     const auto now = std::chrono::steady_clock::now();
+    step_end_unix_s.push_back(
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     step_seconds.push_back(std::chrono::duration<double>(now - previous).count());
     previous = now;
   }
@@ -135,6 +138,7 @@ void run_benchmark(const BenchmarkArgs& args, const std::vector<std::string>& ov
                         {"ms_per_iter", seconds * 1e3},
                         {"ms_per_iter_mean", mean_seconds * 1e3},
                         {"step_ms", step_ms},
+                        {"step_end_unix_s", step_end_unix_s},
                         {"tokens_per_s", tokens / seconds},
                         {"tflops", tflops},
                         {"mfu", tflops / kPeakTflops},
