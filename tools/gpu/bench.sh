@@ -8,10 +8,40 @@ OUT=${OUT:-/tmp/gpu_bench}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
 run() { echo "+ $*"; "$@"; }
-run python3 tools/bench/torch_baseline.py llama3_8B --layers 8 --seq 8192 --mbs 1 --compile 2>"$OUT/torch_8B.err" | tail -1
-run ./build/primus benchmark --config examples/megatron/configs/bench/llama3_8B-8layers-seq8192.yaml --iters 12 --warmup 3 2>&1 | tail -4
-run python3 tools/bench/torch_baseline.py llama3.2_1B --seq 4096 --mbs 2 --compile 2>"$OUT/torch_1B.err" | tail -1
-run ./build/primus benchmark --config examples/megatron/configs/bench/llama3.2_1B-seq4096.yaml --iters 12 --warmup 3 2>&1 | tail -4
+torch() {  # shape: the baseline's JSON line
+  case $1 in
+    8B) python3 tools/bench/torch_baseline.py llama3_8B --layers 8 --seq 8192 --mbs 1 --compile 2>"$OUT/torch_8B.err" ;;
+    1B) python3 tools/bench/torch_baseline.py llama3.2_1B --seq 4096 --mbs 2 --compile 2>"$OUT/torch_1B.err" ;;
+  esac | tail -1
+}
+primus() {  # shape: the benchmark's summary lines and JSON line
+  case $1 in
+    8B) config=examples/megatron/configs/bench/llama3_8B-8layers-seq8192.yaml ;;
+    1B) config=examples/megatron/configs/bench/llama3.2_1B-seq4096.yaml ;;
+  esac
+  ./build/primus benchmark --config "$config" --iters 12 --warmup 3 2>&1 | tail -4
+}
+# ORDER=abba runs each shape's pair twice, mirrored (torch, primus, primus, torch), so that
+# neither side always runs on the cooler or the warmer GPU, and prints the mean of each side's
+# two medians; the default runs each once, torch first.
+for shape in 8B 1B; do
+  if [[ "${ORDER:-ab}" == abba ]]; then
+    { run torch $shape; run primus $shape; run primus $shape; run torch $shape; } | tee "$OUT/abba_$shape.log"
+    python3 - "$shape" "$OUT/abba_$shape.log" <<'PY'
+import json, sys
+torch, primus = [], []
+for line in open(sys.argv[2]):
+    if not line.startswith("{"): continue
+    j = json.loads(line)
+    (torch if "system" in j else primus).append(j["step_ms"] if "system" in j else j["ms_per_iter"])
+t, p = sum(torch) / len(torch), sum(primus) / len(primus)
+print(f"abba {sys.argv[1]}: torch.compile {' / '.join(f'{x:.2f}' for x in torch)} ms, primus "
+      f"{' / '.join(f'{x:.2f}' for x in primus)} ms; means {t:.2f} / {p:.2f} ms: {t / p:.3f}x tokens/s")
+PY
+  else
+    run torch $shape; run primus $shape
+  fi
+done
 if [[ "${BREAKDOWN:-1}" == 1 ]]; then
   if command -v nsys >/dev/null; then
     timeout 150 nsys profile -t cuda -o "$OUT/step" --force-overwrite true ./build/primus benchmark \
