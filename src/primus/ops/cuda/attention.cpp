@@ -121,7 +121,7 @@ void head_group_output(CudnnGraph& graph, const Layout& layout, GraphTensor a, G
   graph.reduction(CUDNN_REDUCE_TENSOR_ADD, full_head, out);
 }
 
-std::unique_ptr<CudnnGraph> build_forward_graph(cudnnHandle_t handle, const AttentionShape& shape) {
+std::unique_ptr<CudnnGraph> build_forward_graph(cudnnHandle_t handle, const AttentionShape& shape, int explore_knobs) {
   const Layout layout = layout_of(shape);
   auto graph = std::make_unique<CudnnGraph>(shape_name("sdpa forward", shape));
   CudnnGraph& g = *graph;
@@ -153,6 +153,7 @@ std::unique_ptr<CudnnGraph> build_forward_graph(cudnnHandle_t handle, const Atte
   g.pointwise(CUDNN_POINTWISE_DIV, CUDNN_DATA_FLOAT, exponent, probabilities, row_sum);
 
   g.matmul(probabilities, v, out);
+  g.set_explore_knobs(explore_knobs);
   g.build(handle);
   return graph;
 }
@@ -170,7 +171,7 @@ namespace {
 
 std::size_t align_up(std::size_t bytes) { return (bytes + 255) / 256 * 256; }
 
-std::unique_ptr<CudnnGraph> build_backward_graph(cudnnHandle_t handle, const AttentionShape& shape) {
+std::unique_ptr<CudnnGraph> build_backward_graph(cudnnHandle_t handle, const AttentionShape& shape, int explore_knobs) {
   const Layout layout = layout_of(shape);
   auto graph = std::make_unique<CudnnGraph>(shape_name("sdpa backward", shape));
   CudnnGraph& g = *graph;
@@ -234,6 +235,7 @@ std::unique_ptr<CudnnGraph> build_backward_graph(cudnnHandle_t handle, const Att
   g.matmul(d_s, k, dq_accum);
   g.pointwise(CUDNN_POINTWISE_IDENTITY, CUDNN_DATA_FLOAT, dq_accum, d_q);
 
+  g.set_explore_knobs(explore_knobs);
   g.build(handle);
   return graph;
 }
@@ -272,7 +274,7 @@ void* FlashAttention::reserve_workspace(std::size_t bytes) {
 CudnnGraph& FlashAttention::forward_graph(const AttentionShape& shape) {
   auto found = forward_graphs_.find(shape);
   if (found == forward_graphs_.end()) {
-    auto graph = build_forward_graph(handle_, shape);
+    auto graph = build_forward_graph(handle_, shape, explore_knobs_);
     reserve_workspace(static_cast<std::size_t>(graph->workspace_bytes()));
     found = forward_graphs_.emplace(shape, std::move(graph)).first;
   }
@@ -283,7 +285,7 @@ FlashAttention::BackwardGraph& FlashAttention::backward_graph(const AttentionSha
   auto found = backward_graphs_.find(shape);
   if (found == backward_graphs_.end()) {
     auto entry = std::make_unique<BackwardGraph>();
-    entry->graph = build_backward_graph(handle_, shape);
+    entry->graph = build_backward_graph(handle_, shape, explore_knobs_);
     const Layout layout = layout_of(shape);
     const auto rows = static_cast<std::size_t>(layout.b * layout.h_q * layout.s);
     entry->softmax_sum_offset = align_up(static_cast<std::size_t>(entry->graph->workspace_bytes()));

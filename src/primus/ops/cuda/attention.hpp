@@ -53,6 +53,9 @@ class FlashAttention {
 
   // "forward: <engine>" / "backward: <engine>" for the plan a shape uses (builds it if needed).
   std::string describe_plans(const AttentionShape& shape);
+  // Before a shape's first call, with autotune: also time up to `max_variants` engine configs
+  // that change one of the heuristics' knob values (CudnnGraph::set_explore_knobs).
+  void set_explore_knobs(int max_variants) { explore_knobs_ = max_variants; }
   std::size_t cached_graph_count() const { return forward_graphs_.size() + backward_graphs_.size(); }
 
  private:
@@ -63,6 +66,7 @@ class FlashAttention {
 
   cudaStream_t stream_;
   bool autotune_;
+  int explore_knobs_ = 0;
   cudnnHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;

@@ -25,6 +25,51 @@ std::string join(const std::vector<int64_t>& values) {
   return "[" + text + "]";
 }
 
+// A knob and its value, as an engine config holds it.
+struct KnobValue {
+  cudnnBackendKnobType_t type;
+  int64_t value;
+};
+
+std::string knob_text(const std::vector<KnobValue>& knobs) {
+  std::string text;
+  for (const KnobValue& knob : knobs) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(static_cast<int>(knob.type));
+    text += '=';
+    text += std::to_string(knob.value);
+  }
+  return "knobs {" + text + "}";
+}
+
+// The sub-descriptors an attribute holds (knob choices of a config, knob infos of an engine).
+std::deque<BackendDescriptor> get_descriptors(cudnnBackendDescriptor_t owner, cudnnBackendAttributeName_t attribute,
+                                              cudnnBackendDescriptorType_t type, const std::string& what) {
+  constexpr int64_t kMax = 64;
+  std::deque<BackendDescriptor> held;
+  std::vector<cudnnBackendDescriptor_t> raw;
+  for (int64_t i = 0; i < kMax; ++i) raw.push_back(held.emplace_back(type, what).get());
+  int64_t count = 0;
+  throw_if_failed(cudnnBackendGetAttribute(owner, attribute, CUDNN_TYPE_BACKEND_DESCRIPTOR, kMax, &count, raw.data()),
+                  what);
+  while (static_cast<int64_t>(held.size()) > count) held.pop_back();
+  return held;
+}
+
+int64_t get_int64(cudnnBackendDescriptor_t descriptor, cudnnBackendAttributeName_t attribute, const std::string& what) {
+  int64_t value = 0, count = 0;
+  throw_if_failed(cudnnBackendGetAttribute(descriptor, attribute, CUDNN_TYPE_INT64, 1, &count, &value), what);
+  return value;
+}
+
+cudnnBackendKnobType_t get_knob_type(cudnnBackendDescriptor_t descriptor, cudnnBackendAttributeName_t attribute,
+                                     const std::string& what) {
+  cudnnBackendKnobType_t value{};
+  int64_t count = 0;
+  throw_if_failed(cudnnBackendGetAttribute(descriptor, attribute, CUDNN_TYPE_KNOB_TYPE, 1, &count, &value), what);
+  return value;
+}
+
 }  // namespace
 
 BackendDescriptor::BackendDescriptor(cudnnBackendDescriptorType_t type, std::string name) : name_(std::move(name)) {
@@ -190,37 +235,92 @@ void CudnnGraph::build(cudnnHandle_t handle) {
                       mode_name + " results");
     attempts += "; " + mode_name + " returned " + std::to_string(returned) + " configs";
     for (int64_t i = 0; i < returned; ++i) {
-      const auto index = static_cast<std::size_t>(i);
-      BackendDescriptor plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, name_ + " execution plan");
-      plan.set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
-      plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, raw_configs[index]);
-      const cudnnStatus_t plan_status = cudnnBackendFinalize(plan.get());
-      if (plan_status != CUDNN_STATUS_SUCCESS) {
-        attempts += "; config " + std::to_string(i) + " plan: " + status_text(plan_status);
-        continue;
-      }
-      int64_t workspace = 0;
-      throw_if_failed(cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                               CUDNN_TYPE_INT64, 1, nullptr, &workspace),
-                      "plan workspace size");
-      // Name the engine (its global index) for logs and notes.
-      BackendDescriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR, name_ + " engine");
-      cudnnBackendDescriptor_t engine_raw = engine.get();
-      int64_t engine_count = 0, engine_index = -1;
-      if (cudnnBackendGetAttribute(raw_configs[index], CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
-                                   &engine_count, &engine_raw) == CUDNN_STATUS_SUCCESS)
-        cudnnBackendGetAttribute(engine_raw, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, nullptr,
-                                 &engine_index);
-      const std::string label = mode_name + " config " + std::to_string(i) + " of " + std::to_string(returned) +
-                                ", engine global index " + std::to_string(engine_index) + ", workspace " +
-                                std::to_string(workspace) + " B";
-      candidates_.push_back(Candidate{std::move(configs[index]), std::move(plan), label});
-      workspace_bytes_ = std::max(workspace_bytes_, workspace);
+      const std::string label = mode_name + " config " + std::to_string(i) + " of " + std::to_string(returned);
+      if (!add_candidate(handle, std::move(configs[static_cast<std::size_t>(i)]), label))
+        attempts += "; config " + std::to_string(i) + " plan: " + status_text(last_plan_status_);
     }
+    if (!candidates_.empty() && explore_knobs_ > 0) add_knob_variants(handle);
     if (!candidates_.empty()) return;
   }
   throw std::runtime_error("cuDNN: no engine could run graph '" + name_ + "' (" + std::to_string(operations_.size()) +
                            " operations)" + attempts);
+}
+
+bool CudnnGraph::add_candidate(cudnnHandle_t handle, BackendDescriptor&& config, std::string label) {
+  BackendDescriptor plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, name_ + " execution plan");
+  plan.set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
+  plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, config.get());
+  last_plan_status_ = cudnnBackendFinalize(plan.get());
+  if (last_plan_status_ != CUDNN_STATUS_SUCCESS) return false;
+  int64_t workspace = 0;
+  throw_if_failed(cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
+                                           nullptr, &workspace),
+                  "plan workspace size");
+  // Name the engine (its global index) for logs and notes.
+  BackendDescriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR, name_ + " engine");
+  cudnnBackendDescriptor_t engine_raw = engine.get();
+  int64_t engine_count = 0, engine_index = -1;
+  if (cudnnBackendGetAttribute(config.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                               &engine_count, &engine_raw) == CUDNN_STATUS_SUCCESS)
+    cudnnBackendGetAttribute(engine_raw, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, nullptr, &engine_index);
+  label += ", engine global index " + std::to_string(engine_index) + ", workspace " + std::to_string(workspace) + " B";
+  candidates_.push_back(Candidate{std::move(config), std::move(plan), std::move(label), engine_index});
+  workspace_bytes_ = std::max(workspace_bytes_, workspace);
+  return true;
+}
+
+void CudnnGraph::add_knob_variants(cudnnHandle_t handle) {
+  const std::size_t base_count = candidates_.size();
+  int added = 0;
+  for (std::size_t base = 0; base < base_count && added < explore_knobs_; ++base) {
+    const std::string what = name_ + " knobs of " + candidates_[base].label;
+    std::vector<KnobValue> chosen;
+    for (const BackendDescriptor& choice : get_descriptors(candidates_[base].config.get(),
+                                                           CUDNN_ATTR_ENGINECFG_KNOB_CHOICES,
+                                                           CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, what))
+      chosen.push_back({get_knob_type(choice.get(), CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, what),
+                        get_int64(choice.get(), CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, what)});
+    candidates_[base].label += ", " + knob_text(chosen);
+    // The engine itself, rebuilt from the graph and its global index, for the new configs.
+    BackendDescriptor& engine = descriptors_.emplace_back(CUDNN_BACKEND_ENGINE_DESCRIPTOR, what + " engine");
+    engine.set_descriptor(CUDNN_ATTR_ENGINE_OPERATION_GRAPH, graph_->get());
+    engine.set(CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &candidates_[base].engine_index);
+    engine.finalize();
+    for (const BackendDescriptor& info :
+         get_descriptors(engine.get(), CUDNN_ATTR_ENGINE_KNOB_INFO, CUDNN_BACKEND_KNOB_INFO_DESCRIPTOR, what)) {
+      const cudnnBackendKnobType_t type = get_knob_type(info.get(), CUDNN_ATTR_KNOB_INFO_TYPE, what);
+      const int64_t low = get_int64(info.get(), CUDNN_ATTR_KNOB_INFO_MINIMUM_VALUE, what),
+                    high = get_int64(info.get(), CUDNN_ATTR_KNOB_INFO_MAXIMUM_VALUE, what),
+                    stride = std::max<int64_t>(1, get_int64(info.get(), CUDNN_ATTR_KNOB_INFO_STRIDE, what));
+      for (int64_t value = low; value <= high && (high - low) / stride < 64 && added < explore_knobs_;
+           value += stride) {
+        std::vector<KnobValue> knobs = chosen;
+        auto it = std::find_if(knobs.begin(), knobs.end(), [&](const KnobValue& k) { return k.type == type; });
+        if (it == knobs.end())
+          knobs.push_back({type, value});
+        else if (it->value == value)
+          continue;  // the base config itself
+        else
+          it->value = value;
+        std::vector<cudnnBackendDescriptor_t> raw_choices;
+        for (const KnobValue& knob : knobs) {
+          BackendDescriptor& choice = descriptors_.emplace_back(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, what + " choice");
+          choice.set(CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &knob.type);
+          choice.set(CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &knob.value);
+          choice.finalize();
+          raw_choices.push_back(choice.get());
+        }
+        BackendDescriptor config(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, what + " variant");
+        config.set_descriptor(CUDNN_ATTR_ENGINECFG_ENGINE, engine.get());
+        config.set(CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                   static_cast<int64_t>(raw_choices.size()), raw_choices.data());
+        if (cudnnBackendFinalize(config.get()) != CUDNN_STATUS_SUCCESS) continue;
+        if (add_candidate(handle, std::move(config), "knob variant of config " + std::to_string(base) + ", " +
+                                                         knob_text(knobs)))
+          ++added;
+      }
+    }
+  }
 }
 
 std::string CudnnGraph::engine_description() const {
@@ -228,8 +328,13 @@ std::string CudnnGraph::engine_description() const {
   std::string text = candidates_[selected_].label;
   if (autotuned_) {
     text += " (autotuned:";
-    for (const Candidate& candidate : candidates_)
-      text += " " + std::to_string(candidate.milliseconds) + " ms";
+    for (const Candidate& candidate : candidates_) {
+      // Beyond the heuristics' two or so, one line a candidate with its label.
+      text += candidates_.size() > 2 ? "\n    " : " ";
+      text += std::to_string(candidate.milliseconds);
+      text += " ms";
+      if (candidates_.size() > 2) text += "  " + candidate.label;
+    }
     text += ")";
   }
   return text;

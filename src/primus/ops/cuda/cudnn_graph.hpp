@@ -67,6 +67,11 @@ class CudnnGraph {
   // Finalizes the operation graph and an execution plan for each engine config of heuristic
   // mode A (FALLBACK when A offers none that finalizes); throws listing every status otherwise.
   void build(cudnnHandle_t handle);
+  // Before build(): also offer, for each heuristic config, the configs that change one of its
+  // engine's knobs (tile sizes, kernel configs, ...) to another allowed value, up to
+  // `max_variants` in all, for autotune() to time (a diagnostic: are the heuristics' knobs
+  // the fastest on this GPU?). Labels name each config's knob values.
+  void set_explore_knobs(int max_variants) { explore_knobs_ = max_variants; }
   // Enough for any candidate plan, so that autotune() can run each of them.
   int64_t workspace_bytes() const { return workspace_bytes_; }
   std::string engine_description() const;
@@ -85,12 +90,16 @@ class CudnnGraph {
   GraphTensor make_tensor(int64_t uid, cudnnDataType_t type, const std::vector<int64_t>& dims,
                           const std::vector<int64_t>& strides, bool is_virtual, bool by_value);
   void add_operation(BackendDescriptor&& operation);
+  // Adds the plan of engine config `config` when it finalizes; false when it does not.
+  bool add_candidate(cudnnHandle_t handle, BackendDescriptor&& config, std::string label);
+  void add_knob_variants(cudnnHandle_t handle);
   BackendDescriptor variant_pack(const std::vector<std::pair<int64_t, void*>>& bindings, void* workspace) const;
 
   struct Candidate {
     BackendDescriptor config;  // kept alive with the plan built from it
     BackendDescriptor plan;
     std::string label;  // heuristic mode, config rank, engine global index, workspace
+    int64_t engine_index = -1;
     float milliseconds = -1.0f;  // from autotune(); -1 until timed, +inf when it failed to run
   };
 
@@ -105,6 +114,8 @@ class CudnnGraph {
   std::size_t selected_ = 0;
   bool autotuned_ = false;
   int64_t workspace_bytes_ = 0;
+  int explore_knobs_ = 0;
+  cudnnStatus_t last_plan_status_ = CUDNN_STATUS_SUCCESS;  // add_candidate's, for build()'s error text
 };
 
 }  // namespace primus::ops::cuda

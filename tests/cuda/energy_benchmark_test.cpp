@@ -1,0 +1,254 @@
+// What the 8B step's kinds of work cost in energy, with PRIMUS_CUDA_BENCH=1: at the 700 W
+// limit the step's time is its energy over the limit (docs/performance.md: the SM clock falls
+// and rises with the power the work draws), so a kernel's joules, not its milliseconds alone,
+// say what it costs the step. Each op runs back to back for ~0.5 s to reach the limit, then for
+// ~2 s between two readings of the driver's energy counter (NVML, loaded at run time: the
+// build needs no NVML headers). Prints per op: ms per call, mean watts, joules per call, and
+// joules per TFLOP (matrix work) or millijoules per GB (memory work). Not a pass/fail timing.
+#include <dlfcn.h>
+
+#include <chrono>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kernel_benchmark_support.hpp"
+#include "optimizer_tail_support.hpp"
+#include "primus/ops/cuda/attention.hpp"
+#include "primus/ops/cuda/device_info.hpp"
+#include "primus/ops/cuda/gemm.hpp"
+#include "primus/ops/cuda/grad_norm.hpp"
+
+namespace primus::ops::cuda::test {
+namespace {
+
+// The total energy the GPU has used since the driver loaded (NVML, millijoules).
+class EnergyCounter {
+ public:
+  EnergyCounter() {
+    library_ = dlopen("libnvidia-ml.so.1", RTLD_NOW);
+    if (library_ == nullptr) return;
+    init_ = reinterpret_cast<int (*)()>(dlsym(library_, "nvmlInit_v2"));
+    by_bus_id_ = reinterpret_cast<int (*)(const char*, void**)>(dlsym(library_, "nvmlDeviceGetHandleByPciBusId_v2"));
+    energy_ = reinterpret_cast<int (*)(void*, unsigned long long*)>(
+        dlsym(library_, "nvmlDeviceGetTotalEnergyConsumption"));
+    clock_ = reinterpret_cast<int (*)(void*, int, unsigned int*)>(dlsym(library_, "nvmlDeviceGetClockInfo"));
+    if (init_ == nullptr || by_bus_id_ == nullptr || energy_ == nullptr || clock_ == nullptr || init_() != 0) return;
+    int device = 0;
+    char bus_id[32] = {};
+    PRIMUS_KERNEL_CHECK(cudaGetDevice(&device));
+    PRIMUS_KERNEL_CHECK(cudaDeviceGetPCIBusId(bus_id, sizeof(bus_id), device));
+    ready_ = by_bus_id_(bus_id, &device_) == 0 && millijoules() > 0;
+  }
+  bool ready() const { return ready_; }
+  unsigned long long millijoules() const {
+    unsigned long long value = 0;
+    return energy_(device_, &value) == 0 ? value : 0;
+  }
+  unsigned sm_clock_mhz() const {
+    unsigned value = 0;
+    return clock_(device_, /*NVML_CLOCK_SM=*/1, &value) == 0 ? value : 0;
+  }
+
+ private:
+  void* library_ = nullptr;
+  void* device_ = nullptr;
+  bool ready_ = false;
+  int (*init_)() = nullptr;
+  int (*by_bus_id_)(const char*, void**) = nullptr;
+  int (*energy_)(void*, unsigned long long*) = nullptr;
+  int (*clock_)(void*, int, unsigned int*) = nullptr;
+};
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+struct Energy {
+  double ms_per_call, watts, joules_per_call, sm_mhz;
+};
+
+// `launch` enqueues one call (on any streams) and returns; `sync` waits for all of them.
+Energy measure(const EnergyCounter& counter, const std::function<void()>& launch, const std::function<void()>& sync,
+               double warm_s = 0.5, double measured_s = 2.0) {
+  const auto warm_start = Clock::now();
+  while (seconds_since(warm_start) < warm_s) {
+    launch();
+    sync();
+  }
+  const unsigned long long before = counter.millijoules();
+  const auto start = Clock::now();
+  long calls = 0;
+  double clock_sum = 0.0;
+  int clock_samples = 0;
+  while (seconds_since(start) < measured_s) {
+    launch();
+    sync();
+    ++calls;
+    clock_sum += counter.sm_clock_mhz();
+    ++clock_samples;
+  }
+  const double seconds = seconds_since(start);
+  const double joules = static_cast<double>(counter.millijoules() - before) / 1e3;
+  return {seconds * 1e3 / calls, joules / seconds, joules / calls, clock_sum / clock_samples};
+}
+
+void print(const char* name, const Energy& e, double tflop, double gigabytes) {
+  char per_work[96] = "";
+  if (tflop > 0)
+    std::snprintf(per_work, sizeof(per_work), " %.3f J/TFLOP (%.1f TFLOP/s)", e.joules_per_call / tflop,
+                  tflop / (e.ms_per_call * 1e-3));
+  else if (gigabytes > 0)
+    std::snprintf(per_work, sizeof(per_work), " %.1f mJ/GB (%.0f GB/s)", 1e3 * e.joules_per_call / gigabytes,
+                  gigabytes / (e.ms_per_call * 1e-3));
+  std::printf("BENCH energy %-44s %8.3f ms %6.1f W %8.4f J/call SM %5.0f MHz%s\n", name, e.ms_per_call, e.watts,
+              e.joules_per_call, e.sm_mhz, per_work);
+  std::fflush(stdout);
+  EXPECT_GT(e.joules_per_call, 0.0);
+}
+
+// A float buffer of tiled normal(0, stddev) values, absolute when `positive` (second moments).
+DeviceBuffer<float> random_float_buffer(std::size_t count, std::uint32_t seed, float stddev, bool positive = false) {
+  const std::size_t block = std::min<std::size_t>(count, std::size_t{1} << 22);
+  std::vector<float> values = random_values(block, seed, stddev);
+  if (positive)
+    for (float& v : values) v = std::fabs(v);
+  DeviceBuffer<float> buffer(count);
+  for (std::size_t offset = 0; offset < count; offset += block)
+    PRIMUS_KERNEL_CHECK(cudaMemcpy(buffer.get() + offset, values.data(), std::min(block, count - offset) * sizeof(float),
+                                   cudaMemcpyHostToDevice));
+  return buffer;
+}
+
+TEST(Benchmark, EnergyPerOp) {
+  PRIMUS_SKIP_UNLESS_BENCH();
+  EnergyCounter counter;
+  if (!counter.ready()) GTEST_SKIP() << "NVML's energy counter is not available (libnvidia-ml.so.1)";
+  const int sms = device_sm_count(), tail_sms = 24;
+  cudaStream_t stream;
+  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  auto sync = [&] { PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize()); };
+
+  // Idle: what the GPU draws doing nothing (static power at this temperature).
+  print("idle (1 s)", measure(counter, [] { std::this_thread::sleep_for(std::chrono::milliseconds(50)); }, [] {}, 0.0, 1.0),
+        0, 0);
+
+  // Matrix work: the 8B step's biggest GEMMs and its attention.
+  const std::int64_t rows = 8192;
+  GemmRunner gemm(stream);
+  // The forward GEMMs planned for all SMs and for the 108 that the overlapped optimizer leaves
+  // them (fewer SMs at the power limit run at a higher clock and voltage: more joules a FLOP).
+  struct Linear {
+    const char* name;
+    std::int64_t in, out;
+  };
+  for (const Linear& linear : {Linear{"qkv", 4096, 6144}, Linear{"fc1", 4096, 28672}, Linear{"fc2", 14336, 4096}}) {
+    DeviceBuffer<bf16> x = random_bf16_buffer(rows * linear.in, 1), w = random_bf16_buffer(linear.out * linear.in, 2, 0.02f),
+                       y(rows * linear.out);
+    const double tflop = 2.0 * rows * linear.in * linear.out / 1e12;
+    const int batch = std::max(1, static_cast<int>(20.0 / tflop));  // ~30 ms a call
+    for (const int target : {0, sms - tail_sms}) {
+      gemm.set_sm_count_target(target);
+      char name[96];
+      std::snprintf(name, sizeof(name), "%s forward, %d SMs (x%d)", linear.name, target == 0 ? sms : target, batch);
+      print(name, measure(counter, [&] {
+              for (int i = 0; i < batch; ++i)
+                gemm.linear_forward(x.get(), w.get(), nullptr, y.get(), rows, linear.in, linear.out);
+            }, sync), batch * tflop, 0);
+    }
+    gemm.set_sm_count_target(0);
+  }
+  {
+    DeviceBuffer<bf16> x = random_bf16_buffer(rows * 4096, 1), w = random_bf16_buffer(28672 * 4096, 2, 0.02f),
+                       dy = random_bf16_buffer(rows * 28672, 3, 1e-3f), y(rows * 28672);
+    DeviceBuffer<float> dw(28672 * 4096);
+    const double tflop = 2.0 * rows * 4096 * 28672 / 1e12;
+    print("fc1 d_weight into fp32 (x10)", measure(counter, [&] {
+            for (int i = 0; i < 10; ++i) gemm.linear_backward_weight(dy.get(), x.get(), dw.get(), rows, 4096, 28672, false);
+          }, sync), 10 * tflop, 0);
+    // One pass of the optimizer's tail (1.5e9 parameters, 42 GB) with enough fc1 GEMMs to
+    // outlast it: beside them on 24 SMs (the GEMMs planned for 108), as the engine runs it,
+    // and before them on the whole GPU (the GEMMs planned for all SMs).
+    const auto fc1 = [&] { gemm.linear_forward(x.get(), w.get(), nullptr, y.get(), rows, 4096, 28672); };
+    const int gemms = 14;
+    {
+      OptimizerTail tail(tail_sms);
+      gemm.set_sm_count_target(sms - tail_sms);
+      print("tail on 24 SMs beside 14 fc1 on 108 SMs", measure(counter, [&] {
+              tail.start();
+              for (int i = 0; i < gemms; ++i) fc1();
+            }, sync), gemms * tflop, 0);
+      gemm.set_sm_count_target(0);
+      print("tail pass alone, 24 SMs (1.5e9 params, zeros)", measure(counter, [&] { tail.start(); }, sync), 0,
+            1.5e9 * 28 / 1e9);
+    }
+    {
+      OptimizerTail tail(0);
+      print("tail on all SMs, then 14 fc1 on all SMs", measure(counter, [&] {
+              tail.start();
+              sync();
+              for (int i = 0; i < gemms; ++i) fc1();
+            }, sync), gemms * tflop, 0);
+    }
+  }
+  {
+    AttentionShape shape;
+    shape.batch = 1, shape.seq_len = 8192, shape.num_q_heads = 32, shape.num_kv_heads = 8, shape.head_dim = 128;
+    const std::size_t q_count = 8192 * 32 * 128, kv_count = 8192 * 8 * 128;
+    DeviceBuffer<bf16> q = random_bf16_buffer(q_count, 4), k = random_bf16_buffer(kv_count, 5),
+                       v = random_bf16_buffer(kv_count, 6), d_out = random_bf16_buffer(q_count, 7, 1e-3f),
+                       out(q_count), d_q(q_count), d_k(kv_count), d_v(kv_count);
+    DeviceBuffer<float> lse(32 * 8192);
+    FlashAttention attention(stream, /*autotune=*/false);
+    const double forward_tflop = 4.0 * 8192.0 * 8192.0 * 32 * 128 / 2.0 / 1e12;
+    print("attention forward 8B layer (x10)", measure(counter, [&] {
+            for (int i = 0; i < 10; ++i) attention.forward(shape, q.get(), k.get(), v.get(), out.get(), lse.get());
+          }, sync), 10 * forward_tflop, 0);
+    print("attention backward 8B layer (x10)", measure(counter, [&] {
+            for (int i = 0; i < 10; ++i)
+              attention.backward(shape, q.get(), k.get(), v.get(), out.get(), d_out.get(), lse.get(), d_q.get(),
+                                 d_k.get(), d_v.get());
+          }, sync), 10 * 2.5 * forward_tflop, 0);
+  }
+
+  // Memory work: the optimizer's update on the split master weights (28 B a parameter) on
+  // random data, at 24 SMs (beside the forward) and on the whole GPU, each kernel; the
+  // gradient norm's read; a plain copy.
+  {
+    const std::int64_t n = 1'000'000'000;
+    DeviceBuffer<bf16> high = random_bf16_buffer(n, 8, 0.02f);
+    DeviceBuffer<std::uint16_t> low(n);
+    PRIMUS_KERNEL_CHECK(cudaMemset(low.get(), 0x5a, n * sizeof(std::uint16_t)));
+    DeviceBuffer<float> m = random_float_buffer(n, 9, 1e-4f), v = random_float_buffer(n, 10, 1e-8f, true),
+                        g = random_float_buffer(n, 11, 1e-3f);
+    train::cuda::SplitAdamWLaunch launch;
+    launch.segment_end[launch.segment_count++] = n;
+    launch.decay_mask = 1;
+    const double gigabytes = n * 28.0 / 1e9;
+    for (const auto kernel : {train::cuda::SplitAdamWKernel::kAsync, train::cuda::SplitAdamWKernel::kReference}) {
+      for (const int on : {tail_sms, sms}) {
+        const AdamWHyperparameters hyper{1e-12, 0.9, 0.95, 1e-8, 0.0, 10};  // tiny steps: the data stays put
+        const std::string name = std::string("split AdamW ") + train::cuda::split_adamw_kernel_name(kernel) + " on " +
+                                 std::to_string(on) + " SMs (1e9 params)";
+        print(name.c_str(), measure(counter, [&] {
+                train::cuda::split_adamw_launch_with(kernel, launch, high.get(), low.get(), m.get(), v.get(), g.get(),
+                                                     nullptr, nullptr, nullptr, hyper, on, stream, {});
+              }, sync), 0, gigabytes);
+      }
+    }
+    DeviceBuffer<double> sum(1), scratch(static_cast<std::size_t>(grad_sum_of_squares_scratch_doubles(n)));
+    print("grad sum of squares (1e9 fp32)", measure(counter, [&] {
+            grad_sum_of_squares(sum.get(), g.get(), n, scratch.get(), stream);
+          }, sync), 0, n * 4.0 / 1e9);
+    print("copy 4 GB device to device", measure(counter, [&] {
+            PRIMUS_KERNEL_CHECK(cudaMemcpyAsync(m.get(), g.get(), n * sizeof(float), cudaMemcpyDeviceToDevice, stream));
+          }, sync), 0, n * 8.0 / 1e9);
+  }
+  cudaStreamDestroy(stream);
+}
+
+}  // namespace
+}  // namespace primus::ops::cuda::test
