@@ -1,9 +1,11 @@
 // `primus benchmark` on the tiny model and the cpu backend, run as a user would: the
-// throughput line (per-step median, mean, min and max), the launch-phase line (whose phases add up to the launch time it
-// reports), and a last line of JSON with the figures.
+// throughput line (per-step median, mean, min and max), the launch-phase line (whose phases add
+// up to the launch time it reports), and a last line of JSON with the figures and each step's
+// time and wall-clock end.
 #include <gtest/gtest.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <regex>
 #include <sstream>
@@ -61,5 +63,15 @@ TEST(BenchmarkCommand, PrintsThroughputLaunchPhasesAndJson) {
     EXPECT_GE(ms.get<double>(), fastest - 0.01);
     EXPECT_LE(ms.get<double>(), slowest + 0.01);
   }
+  // Each step's wall-clock end (to line steps up with a clock or power trace): in order, spaced
+  // by the step times (the two clocks are read microseconds apart), and just before now.
+  const auto& ends = json.at("step_end_unix_s");
+  ASSERT_EQ(ends.size(), 3u) << "one end per measured step";
+  for (std::size_t i = 1; i < ends.size(); ++i)
+    EXPECT_NEAR(1e3 * (ends[i].get<double>() - ends[i - 1].get<double>()), json.at("step_ms")[i].get<double>(), 5.0)
+        << "step " << i << ": the gap between its end and the previous end is its time";
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_GT(ends.back().get<double>(), now - 60.0) << "the ends are Unix seconds of this run";
+  EXPECT_LE(ends.back().get<double>(), now);
   EXPECT_GT(json.at("tokens_per_s").get<double>(), 0.0);
 }
