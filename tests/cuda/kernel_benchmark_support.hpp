@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -52,16 +53,31 @@ inline void report(const std::string& name, const std::string& shape, double ms,
   EXPECT_GT(gbps, 0.0);
 }
 
-// A device buffer of normal(0, stddev) bf16 values: one seeded block of 4M values, tiled (a
-// GEMM's power, and so its clock at the power limit, depends on its data: never all zeros).
-inline DeviceBuffer<bf16> random_bf16_buffer(std::size_t count, std::uint32_t seed, float stddev = 1.0f) {
-  const std::size_t block = std::min<std::size_t>(count, std::size_t{1} << 22);
-  const std::vector<bf16> values = to_bf16(random_values(block, seed, stddev));
-  DeviceBuffer<bf16> buffer(count);
-  for (std::size_t offset = 0; offset < count; offset += block)
-    PRIMUS_KERNEL_CHECK(cudaMemcpy(buffer.get() + offset, values.data(), std::min(block, count - offset) * sizeof(bf16),
+// A device buffer of `count` values: `block` repeated (the last copy cut short).
+template <typename T>
+DeviceBuffer<T> tiled_buffer(std::size_t count, const std::vector<T>& block) {
+  DeviceBuffer<T> buffer(count);
+  for (std::size_t offset = 0; offset < count; offset += block.size())
+    PRIMUS_KERNEL_CHECK(cudaMemcpy(buffer.get() + offset, block.data(), std::min(block.size(), count - offset) * sizeof(T),
                                    cudaMemcpyHostToDevice));
   return buffer;
+}
+
+// Random values for the benchmarks: one seeded block of up to 4M normal(0, stddev) values,
+// tiled (a GEMM's power, and so its clock at the power limit, depends on its data: never all
+// zeros); `positive` takes their magnitudes (second moments).
+inline std::vector<float> random_block(std::size_t count, std::uint32_t seed, float stddev, bool positive = false) {
+  std::vector<float> values = random_values(std::min<std::size_t>(count, std::size_t{1} << 22), seed, stddev);
+  if (positive)
+    for (float& v : values) v = std::fabs(v);
+  return values;
+}
+inline DeviceBuffer<bf16> random_bf16_buffer(std::size_t count, std::uint32_t seed, float stddev = 1.0f) {
+  return tiled_buffer(count, to_bf16(random_block(count, seed, stddev)));
+}
+inline DeviceBuffer<float> random_float_buffer(std::size_t count, std::uint32_t seed, float stddev,
+                                               bool positive = false) {
+  return tiled_buffer(count, random_block(count, seed, stddev, positive));
 }
 
 template <typename T>

@@ -12,7 +12,10 @@ namespace primus::ops::cuda::test {
 
 class OptimizerTail {
  public:
-  explicit OptimizerTail(int sms, std::int64_t parameters = 1'500'000'000)
+  // The SMs the engine's overlapped optimizer takes by default (PRIMUS_OPTIMIZER_OVERLAP_SMS).
+  static constexpr int kEngineSms = 24;
+
+  explicit OptimizerTail(int sms = kEngineSms, std::int64_t parameters = 1'500'000'000)
       : sms_(sms), high_(parameters), low_(parameters), m_(parameters), v_(parameters), g_(parameters) {
     PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     for (auto* b : {&m_, &v_, &g_}) PRIMUS_KERNEL_CHECK(cudaMemset(b->get(), 0, b->size() * sizeof(float)));

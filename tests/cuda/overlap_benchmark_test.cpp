@@ -17,7 +17,7 @@ namespace {
 
 TEST(Benchmark, KernelsBesideAnOptimizerTail) {
   PRIMUS_SKIP_UNLESS_BENCH();
-  const int tail_sms = 24;
+  const int tail_sms = OptimizerTail::kEngineSms;
   const int sms = device_sm_count();
   cudaStream_t main_stream;
   PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&main_stream, cudaStreamNonBlocking));

@@ -292,8 +292,8 @@ void CudnnGraph::add_knob_variants(cudnnHandle_t handle) {
       const int64_t low = get_int64(info.get(), CUDNN_ATTR_KNOB_INFO_MINIMUM_VALUE, what),
                     high = get_int64(info.get(), CUDNN_ATTR_KNOB_INFO_MAXIMUM_VALUE, what),
                     stride = std::max<int64_t>(1, get_int64(info.get(), CUDNN_ATTR_KNOB_INFO_STRIDE, what));
-      for (int64_t value = low; value <= high && (high - low) / stride < 64 && added < explore_knobs_;
-           value += stride) {
+      if ((high - low) / stride >= 64) continue;  // a range too wide to walk (workspace sizes and such)
+      for (int64_t value = low; value <= high && added < explore_knobs_; value += stride) {
         std::vector<KnobValue> knobs = chosen;
         auto it = std::find_if(knobs.begin(), knobs.end(), [&](const KnobValue& k) { return k.type == type; });
         if (it == knobs.end())
