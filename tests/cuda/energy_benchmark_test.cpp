@@ -244,5 +244,40 @@ TEST(Benchmark, EnergyPerOp) {
   cudaStreamDestroy(stream);
 }
 
+// cuDNN's attention on the 8B layer's shape as the step runs it (GQA, 8 K/V heads) and with
+// K/V repeated to the 32 query heads (MHA): if the MHA backward costs clearly fewer joules,
+// repeating K/V before the backward (and summing dK/dV back) would pay.
+TEST(Benchmark, AttentionEnergyGqaVsMha) {
+  PRIMUS_SKIP_UNLESS_BENCH();
+  EnergyCounter counter;
+  if (!counter.ready()) GTEST_SKIP() << "NVML's energy counter is not available (libnvidia-ml.so.1)";
+  cudaStream_t stream;
+  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  auto sync = [&] { PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize()); };
+  const double forward_tflop = 4.0 * 8192.0 * 8192.0 * 32 * 128 / 2.0 / 1e12;
+  for (const std::int64_t kv_heads : {8, 32}) {
+    AttentionShape shape;
+    shape.batch = 1, shape.seq_len = 8192, shape.num_q_heads = 32, shape.num_kv_heads = kv_heads, shape.head_dim = 128;
+    const std::size_t q_count = 8192 * 32 * 128, kv_count = 8192 * kv_heads * 128;
+    DeviceBuffer<bf16> q = random_bf16_buffer(q_count, 4), k = random_bf16_buffer(kv_count, 5),
+                       v = random_bf16_buffer(kv_count, 6), d_out = random_bf16_buffer(q_count, 7, 1e-3f),
+                       out(q_count), d_q(q_count), d_k(kv_count), d_v(kv_count);
+    DeviceBuffer<float> lse(32 * 8192);
+    FlashAttention attention(stream, /*autotune=*/true);
+    const std::string tag = " hkv" + std::to_string(kv_heads) + " (x10)";
+    print(("attention forward" + tag).c_str(), measure(counter, [&] {
+            for (int i = 0; i < 10; ++i) attention.forward(shape, q.get(), k.get(), v.get(), out.get(), lse.get());
+          }, sync), 10 * forward_tflop, 0);
+    print(("attention backward" + tag).c_str(), measure(counter, [&] {
+            for (int i = 0; i < 10; ++i)
+              attention.backward(shape, q.get(), k.get(), v.get(), out.get(), d_out.get(), lse.get(), d_q.get(),
+                                 d_k.get(), d_v.get());
+          }, sync), 10 * 2.5 * forward_tflop, 0);
+    std::printf("BENCH attention plans hkv%lld: %s\n", static_cast<long long>(kv_heads),
+                attention.describe_plans(shape).c_str());
+  }
+  cudaStreamDestroy(stream);
+}
+
 }  // namespace
 }  // namespace primus::ops::cuda::test
