@@ -279,5 +279,72 @@ TEST(Benchmark, AttentionEnergyGqaVsMha) {
   cudaStreamDestroy(stream);
 }
 
+// Can the grad norm's read ride beside the backward's matrix work? One 8B layer's gradient
+// (218M fp32, 0.87 GB) summed on a second stream while cuDNN's attention backward (or fc1's
+// d_weight GEMM) runs on the first, by the engine's kernel (1024-thread blocks, one per SM). If
+// a pair takes about as long as its matrix work alone, the norm is nearly free there. Call Q6
+// (docs/performance.md): beside attention it cost about half its time alone, beside the GEMM
+// nearly all of it; 128-thread blocks, small enough to share an SM, did no better. Taking the
+// step's norm beside its attention backward this way (branch exp/grad-norm-beside-attention, call
+// Q7) was bit-identical and no faster, so the engine still reads the gradients after backward.
+TEST(Benchmark, NormBesideMatrixWork) {
+  PRIMUS_SKIP_UNLESS_BENCH();
+  EnergyCounter counter;
+  if (!counter.ready()) GTEST_SKIP() << "NVML's energy counter is not available (libnvidia-ml.so.1)";
+  cudaStream_t stream, side;
+  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking));
+  auto sync = [&] { PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize()); };
+  const std::int64_t n = 218'103'808;
+  const double gigabytes = n * 4.0 / 1e9;
+  DeviceBuffer<float> g = random_float_buffer(n, 11, 1e-3f);
+  const std::int64_t chunks = grad_sum_of_squares_scratch_doubles(n);
+  DeviceBuffer<double> sum(1), partials(static_cast<std::size_t>(chunks));
+  const auto norm = [&] { grad_sum_of_squares(sum.get(), g.get(), n, partials.get(), side); };
+  print("norm 0.87 GB alone (x10)", measure(counter, [&] {
+          for (int i = 0; i < 10; ++i) norm();
+        }, sync), 0, 10 * gigabytes);
+
+  AttentionShape shape;
+  shape.batch = 1, shape.seq_len = 8192, shape.num_q_heads = 32, shape.num_kv_heads = 8, shape.head_dim = 128;
+  const std::size_t q_count = 8192 * 32 * 128, kv_count = 8192 * 8 * 128;
+  DeviceBuffer<bf16> q = random_bf16_buffer(q_count, 4), k = random_bf16_buffer(kv_count, 5),
+                     v = random_bf16_buffer(kv_count, 6), d_out = random_bf16_buffer(q_count, 7, 1e-3f),
+                     out(q_count), d_q(q_count), d_k(kv_count), d_v(kv_count);
+  DeviceBuffer<float> lse(32 * 8192);
+  FlashAttention attention(stream, /*autotune=*/false);
+  const double attention_tflop = 2.5 * 4.0 * 8192.0 * 8192.0 * 32 * 128 / 2.0 / 1e12;
+  const auto backward = [&] {
+    attention.backward(shape, q.get(), k.get(), v.get(), out.get(), d_out.get(), lse.get(), d_q.get(), d_k.get(),
+                       d_v.get());
+  };
+  attention.forward(shape, q.get(), k.get(), v.get(), out.get(), lse.get());
+  const std::int64_t rows = 8192;
+  GemmRunner gemm(stream);
+  DeviceBuffer<bf16> x = random_bf16_buffer(rows * 4096, 1), dy = random_bf16_buffer(rows * 28672, 3, 1e-3f);
+  DeviceBuffer<float> dw(28672 * 4096);
+  const double gemm_tflop = 2.0 * rows * 4096 * 28672 / 1e12;
+  const auto d_weight = [&] { gemm.linear_backward_weight(dy.get(), x.get(), dw.get(), rows, 4096, 28672, false); };
+  struct Work {
+    const char* name;
+    std::function<void()> call;
+    double tflop;
+  };
+  for (const Work& work : {Work{"attention backward", backward, attention_tflop},
+                           Work{"fc1 d_weight", d_weight, gemm_tflop}}) {
+    print((std::string(work.name) + " alone (x10)").c_str(), measure(counter, [&] {
+            for (int i = 0; i < 10; ++i) work.call();
+          }, sync), 10 * work.tflop, 0);
+    print((std::string(work.name) + " + norm beside (x10)").c_str(), measure(counter, [&] {
+            for (int i = 0; i < 10; ++i) {
+              work.call();
+              norm();
+            }
+          }, sync), 10 * work.tflop, 0);
+  }
+  cudaStreamDestroy(side);
+  cudaStreamDestroy(stream);
+}
+
 }  // namespace
 }  // namespace primus::ops::cuda::test
