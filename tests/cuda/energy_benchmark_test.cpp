@@ -117,6 +117,35 @@ void print(const char* name, const Energy& e, double tflop, double gigabytes) {
   EXPECT_GT(e.joules_per_call, 0.0);
 }
 
+// One 8B layer's causal attention (seq 8192, 32 query heads of 128) on random inputs, with
+// `kv_heads` K/V heads, its outputs and gradients: the forward and backward the energy
+// benchmarks run back to back.
+struct AttentionLayer8B {
+  static constexpr std::size_t kQ = 8192 * 32 * 128;
+  static constexpr double kForwardTflop = 4.0 * 8192.0 * 8192.0 * 32 * 128 / 2.0 / 1e12;  // causal
+  static constexpr double kBackwardTflop = 2.5 * kForwardTflop;
+  AttentionLayer8B(cudaStream_t stream, std::int64_t kv_heads, bool autotune)
+      : kv(8192 * static_cast<std::size_t>(kv_heads) * 128),
+        q(random_bf16_buffer(kQ, 4)),
+        k(random_bf16_buffer(kv, 5)),
+        v(random_bf16_buffer(kv, 6)),
+        d_out(random_bf16_buffer(kQ, 7, 1e-3f)),
+        out(kQ), d_q(kQ), d_k(kv), d_v(kv), lse(32 * 8192),
+        attention(stream, autotune) {
+    shape.batch = 1, shape.seq_len = 8192, shape.num_q_heads = 32, shape.num_kv_heads = kv_heads, shape.head_dim = 128;
+  }
+  void forward() { attention.forward(shape, q.get(), k.get(), v.get(), out.get(), lse.get()); }
+  void backward() {
+    attention.backward(shape, q.get(), k.get(), v.get(), out.get(), d_out.get(), lse.get(), d_q.get(), d_k.get(),
+                       d_v.get());
+  }
+  std::size_t kv;
+  AttentionShape shape;
+  DeviceBuffer<bf16> q, k, v, d_out, out, d_q, d_k, d_v;
+  DeviceBuffer<float> lse;
+  FlashAttention attention;
+};
+
 TEST(Benchmark, EnergyPerOp) {
   PRIMUS_SKIP_UNLESS_BENCH();
   EnergyCounter counter;
@@ -189,23 +218,13 @@ TEST(Benchmark, EnergyPerOp) {
     }
   }
   {
-    AttentionShape shape;
-    shape.batch = 1, shape.seq_len = 8192, shape.num_q_heads = 32, shape.num_kv_heads = 8, shape.head_dim = 128;
-    const std::size_t q_count = 8192 * 32 * 128, kv_count = 8192 * 8 * 128;
-    DeviceBuffer<bf16> q = random_bf16_buffer(q_count, 4), k = random_bf16_buffer(kv_count, 5),
-                       v = random_bf16_buffer(kv_count, 6), d_out = random_bf16_buffer(q_count, 7, 1e-3f),
-                       out(q_count), d_q(q_count), d_k(kv_count), d_v(kv_count);
-    DeviceBuffer<float> lse(32 * 8192);
-    FlashAttention attention(stream, /*autotune=*/false);
-    const double forward_tflop = 4.0 * 8192.0 * 8192.0 * 32 * 128 / 2.0 / 1e12;
+    AttentionLayer8B layer(stream, 8, /*autotune=*/false);
     print("attention forward 8B layer (x10)", measure(counter, [&] {
-            for (int i = 0; i < 10; ++i) attention.forward(shape, q.get(), k.get(), v.get(), out.get(), lse.get());
-          }, sync), 10 * forward_tflop, 0);
+            for (int i = 0; i < 10; ++i) layer.forward();
+          }, sync), 10 * AttentionLayer8B::kForwardTflop, 0);
     print("attention backward 8B layer (x10)", measure(counter, [&] {
-            for (int i = 0; i < 10; ++i)
-              attention.backward(shape, q.get(), k.get(), v.get(), out.get(), d_out.get(), lse.get(), d_q.get(),
-                                 d_k.get(), d_v.get());
-          }, sync), 10 * 2.5 * forward_tflop, 0);
+            for (int i = 0; i < 10; ++i) layer.backward();
+          }, sync), 10 * AttentionLayer8B::kBackwardTflop, 0);
   }
 
   // Memory work: the optimizer's update on the split master weights (28 B a parameter) on
@@ -254,27 +273,17 @@ TEST(Benchmark, AttentionEnergyGqaVsMha) {
   cudaStream_t stream;
   PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   auto sync = [&] { PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize()); };
-  const double forward_tflop = 4.0 * 8192.0 * 8192.0 * 32 * 128 / 2.0 / 1e12;
   for (const std::int64_t kv_heads : {8, 32}) {
-    AttentionShape shape;
-    shape.batch = 1, shape.seq_len = 8192, shape.num_q_heads = 32, shape.num_kv_heads = kv_heads, shape.head_dim = 128;
-    const std::size_t q_count = 8192 * 32 * 128, kv_count = 8192 * kv_heads * 128;
-    DeviceBuffer<bf16> q = random_bf16_buffer(q_count, 4), k = random_bf16_buffer(kv_count, 5),
-                       v = random_bf16_buffer(kv_count, 6), d_out = random_bf16_buffer(q_count, 7, 1e-3f),
-                       out(q_count), d_q(q_count), d_k(kv_count), d_v(kv_count);
-    DeviceBuffer<float> lse(32 * 8192);
-    FlashAttention attention(stream, /*autotune=*/true);
+    AttentionLayer8B layer(stream, kv_heads, /*autotune=*/true);
     const std::string tag = " hkv" + std::to_string(kv_heads) + " (x10)";
     print(("attention forward" + tag).c_str(), measure(counter, [&] {
-            for (int i = 0; i < 10; ++i) attention.forward(shape, q.get(), k.get(), v.get(), out.get(), lse.get());
-          }, sync), 10 * forward_tflop, 0);
+            for (int i = 0; i < 10; ++i) layer.forward();
+          }, sync), 10 * AttentionLayer8B::kForwardTflop, 0);
     print(("attention backward" + tag).c_str(), measure(counter, [&] {
-            for (int i = 0; i < 10; ++i)
-              attention.backward(shape, q.get(), k.get(), v.get(), out.get(), d_out.get(), lse.get(), d_q.get(),
-                                 d_k.get(), d_v.get());
-          }, sync), 10 * 2.5 * forward_tflop, 0);
+            for (int i = 0; i < 10; ++i) layer.backward();
+          }, sync), 10 * AttentionLayer8B::kBackwardTflop, 0);
     std::printf("BENCH attention plans hkv%lld: %s\n", static_cast<long long>(kv_heads),
-                attention.describe_plans(shape).c_str());
+                layer.attention.describe_plans(layer.shape).c_str());
   }
   cudaStreamDestroy(stream);
 }
@@ -305,20 +314,9 @@ TEST(Benchmark, NormBesideMatrixWork) {
           for (int i = 0; i < 10; ++i) norm();
         }, sync), 0, 10 * gigabytes);
 
-  AttentionShape shape;
-  shape.batch = 1, shape.seq_len = 8192, shape.num_q_heads = 32, shape.num_kv_heads = 8, shape.head_dim = 128;
-  const std::size_t q_count = 8192 * 32 * 128, kv_count = 8192 * 8 * 128;
-  DeviceBuffer<bf16> q = random_bf16_buffer(q_count, 4), k = random_bf16_buffer(kv_count, 5),
-                     v = random_bf16_buffer(kv_count, 6), d_out = random_bf16_buffer(q_count, 7, 1e-3f),
-                     out(q_count), d_q(q_count), d_k(kv_count), d_v(kv_count);
-  DeviceBuffer<float> lse(32 * 8192);
-  FlashAttention attention(stream, /*autotune=*/false);
-  const double attention_tflop = 2.5 * 4.0 * 8192.0 * 8192.0 * 32 * 128 / 2.0 / 1e12;
-  const auto backward = [&] {
-    attention.backward(shape, q.get(), k.get(), v.get(), out.get(), d_out.get(), lse.get(), d_q.get(), d_k.get(),
-                       d_v.get());
-  };
-  attention.forward(shape, q.get(), k.get(), v.get(), out.get(), lse.get());
+  AttentionLayer8B layer(stream, 8, /*autotune=*/false);
+  layer.forward();
+  const auto backward = [&] { layer.backward(); };
   const std::int64_t rows = 8192;
   GemmRunner gemm(stream);
   DeviceBuffer<bf16> x = random_bf16_buffer(rows * 4096, 1), dy = random_bf16_buffer(rows * 28672, 3, 1e-3f);
@@ -330,7 +328,7 @@ TEST(Benchmark, NormBesideMatrixWork) {
     std::function<void()> call;
     double tflop;
   };
-  for (const Work& work : {Work{"attention backward", backward, attention_tflop},
+  for (const Work& work : {Work{"attention backward", backward, AttentionLayer8B::kBackwardTflop},
                            Work{"fc1 d_weight", d_weight, gemm_tflop}}) {
     print((std::string(work.name) + " alone (x10)").c_str(), measure(counter, [&] {
             for (int i = 0; i < 10; ++i) work.call();
