@@ -45,7 +45,6 @@ model::MicroBatch random_batch(const config::TrainConfig& c, unsigned seed, bool
   return b;
 }
 
-// ||a - b|| / ||b||; infinite when a holds NaN/Inf.
 // An engine built with these PRIMUS_* settings (read at construction), the environment restored after.
 std::unique_ptr<CudaEngine> engine_with(const config::TrainConfig& c,
                                         const std::vector<std::pair<std::string, std::string>>& settings) {
@@ -53,6 +52,7 @@ std::unique_ptr<CudaEngine> engine_with(const config::TrainConfig& c,
   return std::make_unique<CudaEngine>(c);
 }
 
+// ||a - b|| / ||b||; infinite when a holds NaN/Inf.
 double relative_error(const float* a, const float* b, std::int64_t n) {
   double diff = 0.0, ref = 0.0;
   for (std::int64_t i = 0; i < n; ++i) {

@@ -7,8 +7,8 @@
 // joules per TFLOP (matrix work) or millijoules per GB (memory work). Not a pass/fail timing.
 #include <dlfcn.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -89,18 +89,16 @@ Energy measure(const EnergyCounter& counter, const std::function<void()>& launch
   const unsigned long long before = counter.millijoules();
   const auto start = Clock::now();
   long calls = 0;
-  double clock_sum = 0.0;
-  int clock_samples = 0;
+  double clock_sum = 0.0;  // one SM clock sample after each call
   while (seconds_since(start) < measured_s) {
     launch();
     sync();
     ++calls;
     clock_sum += counter.sm_clock_mhz();
-    ++clock_samples;
   }
   const double seconds = seconds_since(start);
   const double joules = static_cast<double>(counter.millijoules() - before) / 1e3;
-  return {seconds * 1e3 / calls, joules / seconds, joules / calls, clock_sum / clock_samples};
+  return {seconds * 1e3 / calls, joules / seconds, joules / calls, clock_sum / calls};
 }
 
 void print(const char* name, const Energy& e, double tflop, double gigabytes) {
@@ -151,8 +149,7 @@ TEST(Benchmark, EnergyPerOp) {
   EnergyCounter counter;
   if (!counter.ready()) GTEST_SKIP() << "NVML's energy counter is not available (libnvidia-ml.so.1)";
   const int sms = device_sm_count(), tail_sms = OptimizerTail::kEngineSms;
-  cudaStream_t stream;
-  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  BenchStream stream;
   auto sync = [&] { PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize()); };
 
   // Idle: what the GPU draws doing nothing (static power at this temperature).
@@ -260,7 +257,6 @@ TEST(Benchmark, EnergyPerOp) {
             PRIMUS_KERNEL_CHECK(cudaMemcpyAsync(m.get(), g.get(), n * sizeof(float), cudaMemcpyDeviceToDevice, stream));
           }, sync), 0, n * 8.0 / 1e9);
   }
-  cudaStreamDestroy(stream);
 }
 
 // cuDNN's attention on the 8B layer's shape as the step runs it (GQA, 8 K/V heads) and with
@@ -270,8 +266,7 @@ TEST(Benchmark, AttentionEnergyGqaVsMha) {
   PRIMUS_SKIP_UNLESS_BENCH();
   EnergyCounter counter;
   if (!counter.ready()) GTEST_SKIP() << "NVML's energy counter is not available (libnvidia-ml.so.1)";
-  cudaStream_t stream;
-  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  BenchStream stream;
   auto sync = [&] { PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize()); };
   for (const std::int64_t kv_heads : {8, 32}) {
     AttentionLayer8B layer(stream, kv_heads, /*autotune=*/true);
@@ -285,7 +280,6 @@ TEST(Benchmark, AttentionEnergyGqaVsMha) {
     std::printf("BENCH attention plans hkv%lld: %s\n", static_cast<long long>(kv_heads),
                 layer.attention.describe_plans(layer.shape).c_str());
   }
-  cudaStreamDestroy(stream);
 }
 
 // Can the grad norm's read ride beside the backward's matrix work? One 8B layer's gradient
@@ -300,9 +294,7 @@ TEST(Benchmark, NormBesideMatrixWork) {
   PRIMUS_SKIP_UNLESS_BENCH();
   EnergyCounter counter;
   if (!counter.ready()) GTEST_SKIP() << "NVML's energy counter is not available (libnvidia-ml.so.1)";
-  cudaStream_t stream, side;
-  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking));
+  BenchStream stream, side;
   auto sync = [&] { PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize()); };
   const std::int64_t n = 218'103'808;
   const double gigabytes = n * 4.0 / 1e9;
@@ -340,8 +332,6 @@ TEST(Benchmark, NormBesideMatrixWork) {
             }
           }, sync), 10 * work.tflop, 0);
   }
-  cudaStreamDestroy(side);
-  cudaStreamDestroy(stream);
 }
 
 }  // namespace

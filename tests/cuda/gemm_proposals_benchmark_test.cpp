@@ -4,15 +4,12 @@
 // proposal there; this shows whether a later proposal runs those GEMMs faster (the residual
 // forwards, C = the residual stream with beta 1, are their own plans). Not a pass/fail timing.
 #include <cstdio>
-#include <functional>
-#include <random>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "kernel_benchmark_support.hpp"
-#include "primus/ops/cuda/device_info.hpp"
 #include "optimizer_tail_support.hpp"
+#include "primus/ops/cuda/device_info.hpp"
 #include "primus/ops/cuda/gemm.hpp"
 
 namespace primus::ops::cuda::test {
@@ -22,8 +19,7 @@ TEST(Benchmark, ForwardGemmProposalsBesideTheTail) {
   PRIMUS_SKIP_UNLESS_BENCH();
   const int tail_sms = OptimizerTail::kEngineSms;
   const int sms = device_sm_count();
-  cudaStream_t main_stream;
-  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&main_stream, cudaStreamNonBlocking));
+  BenchStream main_stream;
   OptimizerTail tail(tail_sms);  // outlasts every timed batch; restarted before each
 
   struct Linear {
@@ -41,13 +37,12 @@ TEST(Benchmark, ForwardGemmProposalsBesideTheTail) {
   for (const Linear& linear : linears) {
     DeviceBuffer<bf16> x = random_bf16_buffer(rows * linear.in, seed++), w = random_bf16_buffer(linear.out * linear.in, seed++),
                        r = random_bf16_buffer(rows * linear.out, seed++), y(rows * linear.out);
-    auto run_on = [&](GemmRunner& runner) {
+    auto run = [&] {
       if (linear.residual)
-        runner.linear_forward_residual(x.get(), w.get(), nullptr, r.get(), y.get(), rows, linear.in, linear.out);
+        gemm.linear_forward_residual(x.get(), w.get(), nullptr, r.get(), y.get(), rows, linear.in, linear.out);
       else
-        runner.linear_forward(x.get(), w.get(), nullptr, y.get(), rows, linear.in, linear.out);
+        gemm.linear_forward(x.get(), w.get(), nullptr, y.get(), rows, linear.in, linear.out);
     };
-    auto run = [&] { run_on(gemm); };
     const double flops = 2.0 * rows * linear.in * linear.out;
     for (const int target : {0, sms - tail_sms}) {
       gemm.set_sm_count_target(target);
@@ -74,7 +69,6 @@ TEST(Benchmark, ForwardGemmProposalsBesideTheTail) {
     gemm.set_algorithm_index(0);
     gemm.set_sm_count_target(0);
   }
-  cudaStreamDestroy(main_stream);
 }
 
 }  // namespace

@@ -30,8 +30,7 @@ TEST(Benchmark, GemmProposalsAtThePowerLimit) {
     std::int64_t in, out;
   };
   const Linear linears[] = {{"fc1", 4096, 28672}, {"fc2", 14336, 4096}, {"output", 4096, 128256}};
-  cudaStream_t stream;
-  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  BenchStream stream;
   GemmRunner gemm(stream);
   std::uint32_t seed = 101;
   for (const Linear& linear : linears) {
@@ -79,7 +78,6 @@ TEST(Benchmark, GemmProposalsAtThePowerLimit) {
     }
     gemm.set_algorithm_index(0);
   }
-  cudaStreamDestroy(stream);
 }
 
 }  // namespace

@@ -53,6 +53,20 @@ inline void report(const std::string& name, const std::string& shape, double ms,
   EXPECT_GT(gbps, 0.0);
 }
 
+// A non-blocking stream a benchmark owns: destroyed when it goes out of scope, also when a
+// check fails on the way; converts to cudaStream_t.
+class BenchStream {
+ public:
+  BenchStream() { PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+  ~BenchStream() { cudaStreamDestroy(stream_); }
+  BenchStream(const BenchStream&) = delete;
+  BenchStream& operator=(const BenchStream&) = delete;
+  operator cudaStream_t() const { return stream_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
 // A device buffer of `count` values: `block` repeated (the last copy cut short).
 template <typename T>
 DeviceBuffer<T> tiled_buffer(std::size_t count, const std::vector<T>& block) {

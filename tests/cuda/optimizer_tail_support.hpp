@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "kernel_test_support.hpp"
+#include "kernel_benchmark_support.hpp"
 #include "primus/train/cuda/master_weights.hpp"
 
 namespace primus::ops::cuda::test {
@@ -17,16 +17,12 @@ class OptimizerTail {
 
   explicit OptimizerTail(int sms = kEngineSms, std::int64_t parameters = 1'500'000'000)
       : sms_(sms), high_(parameters), low_(parameters), m_(parameters), v_(parameters), g_(parameters) {
-    PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     for (auto* b : {&m_, &v_, &g_}) PRIMUS_KERNEL_CHECK(cudaMemset(b->get(), 0, b->size() * sizeof(float)));
     for (auto* b : {&high_, &low_}) PRIMUS_KERNEL_CHECK(cudaMemset(b->get(), 0, b->size() * sizeof(std::uint16_t)));
     launch_.segment_end[launch_.segment_count++] = parameters;
     launch_.decay_mask = 1;
   }
-  ~OptimizerTail() {
-    cudaStreamSynchronize(stream_);
-    cudaStreamDestroy(stream_);
-  }
+  ~OptimizerTail() { cudaStreamSynchronize(stream_); }
   OptimizerTail(const OptimizerTail&) = delete;
   OptimizerTail& operator=(const OptimizerTail&) = delete;
 
@@ -41,7 +37,7 @@ class OptimizerTail {
 
  private:
   int sms_;
-  cudaStream_t stream_ = nullptr;
+  BenchStream stream_;
   DeviceBuffer<std::uint16_t> high_, low_;
   DeviceBuffer<float> m_, v_, g_;
   train::cuda::SplitAdamWLaunch launch_;

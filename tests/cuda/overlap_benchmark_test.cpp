@@ -19,8 +19,7 @@ TEST(Benchmark, KernelsBesideAnOptimizerTail) {
   PRIMUS_SKIP_UNLESS_BENCH();
   const int tail_sms = OptimizerTail::kEngineSms;
   const int sms = device_sm_count();
-  cudaStream_t main_stream;
-  PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&main_stream, cudaStreamNonBlocking));
+  BenchStream main_stream;
   OptimizerTail tail(tail_sms);  // outlasts every timed batch; restarted before each
   auto start_tail = [&] { tail.start(); };
   const double tail_alone = time_ms(start_tail, 1, 1, tail.stream());
@@ -61,7 +60,6 @@ TEST(Benchmark, KernelsBesideAnOptimizerTail) {
     EXPECT_GT(alone, 0.0);
   }
   std::printf("BENCH optimizer tail alone on %d SMs: %.3f ms\n", tail_sms, tail_alone);
-  cudaStreamDestroy(main_stream);
 }
 
 }  // namespace

@@ -33,7 +33,10 @@ torch, primus = [], []
 for line in open(sys.argv[2]):
     if not line.startswith("{"): continue
     j = json.loads(line)
-    (torch if "system" in j else primus).append(j["step_ms"] if "system" in j else j["ms_per_iter"])
+    if "system" in j:  # the baseline's line
+        torch.append(j["step_ms"])
+    else:
+        primus.append(j["ms_per_iter"])
 t, p = sum(torch) / len(torch), sum(primus) / len(primus)
 print(f"abba {sys.argv[1]}: torch.compile {' / '.join(f'{x:.2f}' for x in torch)} ms, primus "
       f"{' / '.join(f'{x:.2f}' for x in primus)} ms; means {t:.2f} / {p:.2f} ms: {t / p:.3f}x tokens/s")

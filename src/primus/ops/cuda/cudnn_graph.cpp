@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 namespace primus::ops::cuda {
@@ -68,6 +69,50 @@ cudnnBackendKnobType_t get_knob_type(cudnnBackendDescriptor_t descriptor, cudnnB
   int64_t count = 0;
   throw_if_failed(cudnnBackendGetAttribute(descriptor, attribute, CUDNN_TYPE_KNOB_TYPE, 1, &count, &value), what);
   return value;
+}
+
+// The knob values an engine config holds.
+std::vector<KnobValue> knob_values(const BackendDescriptor& config, const std::string& what) {
+  std::vector<KnobValue> values;
+  for (const BackendDescriptor& choice :
+       get_descriptors(config.get(), CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, what))
+    values.push_back({get_knob_type(choice.get(), CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, what),
+                      get_int64(choice.get(), CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, what)});
+  return values;
+}
+
+// `knobs` with knob `type` set to `value` (added when absent); nullopt when it holds that value already.
+std::optional<std::vector<KnobValue>> with_knob(std::vector<KnobValue> knobs, cudnnBackendKnobType_t type,
+                                                int64_t value) {
+  auto it = std::find_if(knobs.begin(), knobs.end(), [&](const KnobValue& k) { return k.type == type; });
+  if (it == knobs.end()) {
+    knobs.push_back({type, value});
+  } else if (it->value == value) {
+    return std::nullopt;
+  } else {
+    it->value = value;
+  }
+  return knobs;
+}
+
+// An engine config of `engine` with these knob values, its knob-choice descriptors kept alive
+// in `keep` (the config refers to them); nullopt when cuDNN rejects the combination.
+std::optional<BackendDescriptor> knob_config(const BackendDescriptor& engine, const std::vector<KnobValue>& knobs,
+                                             std::deque<BackendDescriptor>& keep, const std::string& what) {
+  std::vector<cudnnBackendDescriptor_t> raw_choices;
+  for (const KnobValue& knob : knobs) {
+    BackendDescriptor& choice = keep.emplace_back(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, what + " choice");
+    choice.set(CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &knob.type);
+    choice.set(CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &knob.value);
+    choice.finalize();
+    raw_choices.push_back(choice.get());
+  }
+  BackendDescriptor config(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, what + " variant");
+  config.set_descriptor(CUDNN_ATTR_ENGINECFG_ENGINE, engine.get());
+  config.set(CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR, static_cast<int64_t>(raw_choices.size()),
+             raw_choices.data());
+  if (cudnnBackendFinalize(config.get()) != CUDNN_STATUS_SUCCESS) return std::nullopt;
+  return std::optional<BackendDescriptor>(std::move(config));
 }
 
 }  // namespace
@@ -274,12 +319,7 @@ void CudnnGraph::add_knob_variants(cudnnHandle_t handle) {
   int added = 0;
   for (std::size_t base = 0; base < base_count && added < explore_knobs_; ++base) {
     const std::string what = name_ + " knobs of " + candidates_[base].label;
-    std::vector<KnobValue> chosen;
-    for (const BackendDescriptor& choice : get_descriptors(candidates_[base].config.get(),
-                                                           CUDNN_ATTR_ENGINECFG_KNOB_CHOICES,
-                                                           CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, what))
-      chosen.push_back({get_knob_type(choice.get(), CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, what),
-                        get_int64(choice.get(), CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, what)});
+    const std::vector<KnobValue> chosen = knob_values(candidates_[base].config, what);
     candidates_[base].label += ", " + knob_text(chosen);
     // The engine itself, rebuilt from the graph and its global index, for the new configs.
     BackendDescriptor& engine = descriptors_.emplace_back(CUDNN_BACKEND_ENGINE_DESCRIPTOR, what + " engine");
@@ -294,29 +334,11 @@ void CudnnGraph::add_knob_variants(cudnnHandle_t handle) {
                     stride = std::max<int64_t>(1, get_int64(info.get(), CUDNN_ATTR_KNOB_INFO_STRIDE, what));
       if ((high - low) / stride >= 64) continue;  // a range too wide to walk (workspace sizes and such)
       for (int64_t value = low; value <= high && added < explore_knobs_; value += stride) {
-        std::vector<KnobValue> knobs = chosen;
-        auto it = std::find_if(knobs.begin(), knobs.end(), [&](const KnobValue& k) { return k.type == type; });
-        if (it == knobs.end())
-          knobs.push_back({type, value});
-        else if (it->value == value)
-          continue;  // the base config itself
-        else
-          it->value = value;
-        std::vector<cudnnBackendDescriptor_t> raw_choices;
-        for (const KnobValue& knob : knobs) {
-          BackendDescriptor& choice = descriptors_.emplace_back(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, what + " choice");
-          choice.set(CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &knob.type);
-          choice.set(CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &knob.value);
-          choice.finalize();
-          raw_choices.push_back(choice.get());
-        }
-        BackendDescriptor config(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, what + " variant");
-        config.set_descriptor(CUDNN_ATTR_ENGINECFG_ENGINE, engine.get());
-        config.set(CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                   static_cast<int64_t>(raw_choices.size()), raw_choices.data());
-        if (cudnnBackendFinalize(config.get()) != CUDNN_STATUS_SUCCESS) continue;
-        if (add_candidate(handle, std::move(config), "knob variant of config " + std::to_string(base) + ", " +
-                                                         knob_text(knobs)))
+        const auto knobs = with_knob(chosen, type, value);
+        if (!knobs) continue;  // the base config itself
+        auto config = knob_config(engine, *knobs, descriptors_, what);
+        if (config && add_candidate(handle, std::move(*config),
+                                    "knob variant of config " + std::to_string(base) + ", " + knob_text(*knobs)))
           ++added;
       }
     }
