@@ -334,5 +334,77 @@ TEST(Benchmark, NormBesideMatrixWork) {
   }
 }
 
+// Does cuDNN's attention backward cost less beside the layer's weight gradients than before
+// them? In the backward of one 8B layer, fc2's, fc1's and proj's d_weight GEMMs (3.16 TFLOP)
+// need nothing the attention backward makes, so they could run on a second stream while it
+// runs. Alone at the 700 W limit the attention backward runs at a higher SM clock than the
+// GEMMs (~1650 against ~1330 MHz) and at ~1.5 J/TFLOP against ~1.05: if that is the price of
+// its clock rather than of its work, sharing the chip with GEMMs (one clock for both) lowers
+// it. Per call: the attention backward and the three GEMMs, serial on one stream or as a pair
+// (the GEMMs on a high-priority stream, planned for all SMs or fewer), joined at the end as
+// the engine would join each layer. Call R1 (docs/performance.md): no. Serial 77.2 ms and
+// 53.8 J per call, the pair on all SMs the same (the persistent GEMMs leave no SMs free),
+// planned for 108 / 66 / 44 SMs 80.0 / 96.0 / 110.0 ms: the attention's joules are its work's,
+// so the engine keeps its one stream.
+TEST(Benchmark, AttentionBesideWeightGradients) {
+  PRIMUS_SKIP_UNLESS_BENCH();
+  EnergyCounter counter;
+  if (!counter.ready()) GTEST_SKIP() << "NVML's energy counter is not available (libnvidia-ml.so.1)";
+  BenchStream stream, side(/*highest=*/true);
+  BenchEvent begin, end;
+  auto sync = [&] { PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize()); };
+  AttentionLayer8B layer(stream, 8, /*autotune=*/false);
+  layer.forward();
+  const std::int64_t rows = 8192, hidden = 4096, ffn = 14336;
+  GemmRunner gemm(side);
+  DeviceBuffer<bf16> activation = random_bf16_buffer(rows * ffn, 21), norm_out = random_bf16_buffer(rows * hidden, 22),
+                     context = random_bf16_buffer(rows * hidden, 23),
+                     d_hidden = random_bf16_buffer(rows * hidden, 24, 1e-3f),
+                     d_fc1 = random_bf16_buffer(rows * 2 * ffn, 25, 1e-3f);
+  DeviceBuffer<float> fc2_grad(hidden * ffn), fc1_grad(2 * ffn * hidden), proj_grad(hidden * hidden);
+  const double gemm_tflop = 2.0 * rows * (ffn * hidden + hidden * 2 * ffn + hidden * hidden) / 1e12;
+  const double tflop = gemm_tflop + AttentionLayer8B::kBackwardTflop;
+  const auto d_weights = [&] {
+    gemm.linear_backward_weight(d_hidden.get(), activation.get(), fc2_grad.get(), rows, ffn, hidden, false);
+    gemm.linear_backward_weight(d_fc1.get(), norm_out.get(), fc1_grad.get(), rows, hidden, 2 * ffn, false);
+    gemm.linear_backward_weight(d_hidden.get(), context.get(), proj_grad.get(), rows, hidden, hidden, false);
+  };
+  const auto serial = [&] {  // the GEMMs on `side`, after the attention backward
+    PRIMUS_KERNEL_CHECK(cudaEventRecord(begin, stream));
+    layer.backward();
+    PRIMUS_KERNEL_CHECK(cudaEventRecord(end, stream));
+    PRIMUS_KERNEL_CHECK(cudaStreamWaitEvent(side, end));
+    d_weights();
+    PRIMUS_KERNEL_CHECK(cudaEventRecord(begin, side));
+    PRIMUS_KERNEL_CHECK(cudaStreamWaitEvent(stream, begin));
+  };
+  const auto pair = [&] {  // both start together; the attention's stream waits for the GEMMs
+    PRIMUS_KERNEL_CHECK(cudaEventRecord(begin, stream));
+    PRIMUS_KERNEL_CHECK(cudaStreamWaitEvent(side, begin));
+    d_weights();
+    layer.backward();
+    PRIMUS_KERNEL_CHECK(cudaEventRecord(end, side));
+    PRIMUS_KERNEL_CHECK(cudaStreamWaitEvent(stream, end));
+  };
+  print("attention backward alone (x10)", measure(counter, [&] {
+          for (int i = 0; i < 10; ++i) layer.backward();
+        }, sync), 10 * AttentionLayer8B::kBackwardTflop, 0);
+  print("fc2+fc1+proj d_weight alone (x10)", measure(counter, [&] {
+          for (int i = 0; i < 10; ++i) d_weights();
+        }, sync), 10 * gemm_tflop, 0);
+  print("serial: attention bwd, then d_weights (x10)", measure(counter, [&] {
+          for (int i = 0; i < 10; ++i) serial();
+        }, sync), 10 * tflop, 0);
+  const int sms = device_sm_count();
+  for (const int target : {0, sms - 24, sms / 2, sms / 3}) {
+    gemm.set_sm_count_target(target);
+    const std::string name = "pair, d_weights planned for " + std::to_string(target == 0 ? sms : target) + " SMs (x10)";
+    print(name.c_str(), measure(counter, [&] {
+            for (int i = 0; i < 10; ++i) pair();
+          }, sync), 10 * tflop, 0);
+  }
+  gemm.set_sm_count_target(0);
+}
+
 }  // namespace
 }  // namespace primus::ops::cuda::test

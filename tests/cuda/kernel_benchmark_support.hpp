@@ -58,6 +58,12 @@ inline void report(const std::string& name, const std::string& shape, double ms,
 class BenchStream {
  public:
   BenchStream() { PRIMUS_KERNEL_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+  // highest: the device's greatest stream priority (its blocks are scheduled first as SMs free up).
+  explicit BenchStream(bool highest) {
+    int least = 0, greatest = 0;
+    PRIMUS_KERNEL_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+    PRIMUS_KERNEL_CHECK(cudaStreamCreateWithPriority(&stream_, cudaStreamNonBlocking, highest ? greatest : least));
+  }
   ~BenchStream() { cudaStreamDestroy(stream_); }
   BenchStream(const BenchStream&) = delete;
   BenchStream& operator=(const BenchStream&) = delete;
@@ -65,6 +71,19 @@ class BenchStream {
 
  private:
   cudaStream_t stream_ = nullptr;
+};
+
+// An event a benchmark owns (destroyed when a check fails too), for joining its streams.
+class BenchEvent {
+ public:
+  BenchEvent() { PRIMUS_KERNEL_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming)); }
+  ~BenchEvent() { cudaEventDestroy(event_); }
+  BenchEvent(const BenchEvent&) = delete;
+  BenchEvent& operator=(const BenchEvent&) = delete;
+  operator cudaEvent_t() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
 };
 
 // A device buffer of `count` values: `block` repeated (the last copy cut short).

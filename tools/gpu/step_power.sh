@@ -20,9 +20,16 @@ sed -e 's/^\(\s*\)times.append(time.perf_counter() - t0)/&; print("STEP", time.t
   tools/bench/torch_baseline.py >"$OUT/torch_baseline_steps.py"
 grep -q 'print("STEP"' "$OUT/torch_baseline_steps.py" || { echo "step_power: could not instrument the baseline" >&2; exit 1; }
 
-trace() {  # name command... -> $OUT/<name>.smi (unix time, SM MHz, W) and $OUT/<name>.out
+# Sampled fields: the SM clock, the power (the instantaneous reading where the driver has it:
+# power.draw averages over about a second), the clock event reasons (a bit mask: 0x4 software
+# power cap, 0x8 hardware slowdown, 0x20 software thermal, 0x40 hardware thermal, 0x80 power
+# brake) and the GPU and memory temperatures: are the slow steps capped by power or by heat?
+fields=timestamp,clocks.sm,power.draw.instant,clocks_event_reasons.active,temperature.gpu,temperature.memory
+nvidia-smi --query-gpu="$fields" --format=csv,noheader >/dev/null 2>&1 ||
+  fields=timestamp,clocks.sm,power.draw,clocks_throttle_reasons.active,temperature.gpu,temperature.memory
+trace() {  # name command... -> $OUT/<name>.smi (the fields above) and $OUT/<name>.out
   local name=$1; shift
-  nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw --format=csv,noheader,nounits -lms 20 >"$OUT/$name.smi" 2>/dev/null &
+  nvidia-smi --query-gpu="$fields" --format=csv,noheader,nounits -lms 20 >"$OUT/$name.smi" 2>/dev/null &
   local smi=$!
   "$@" >"$OUT/$name.out" 2>"$OUT/$name.err"
   kill "$smi" 2>/dev/null; wait "$smi" 2>/dev/null
@@ -40,7 +47,9 @@ def samples(name):
         f = [x.strip() for x in line.split(",")]
         try:
             t = datetime.datetime.strptime(f[0], "%Y/%m/%d %H:%M:%S.%f").timestamp()
-            rows.append((t, float(f[1]), float(f[2])))
+            reasons = int(f[3], 16) if f[3].startswith("0x") else 0
+            temps = [float(x) if x.replace(".", "").isdigit() else float("nan") for x in f[4:6]]
+            rows.append((t, float(f[1]), float(f[2]), reasons, *temps))
         except (ValueError, IndexError):
             pass
     return rows
@@ -60,5 +69,11 @@ for name in ("primus", "torch"):
         inside = [r for r in rows if end - seconds <= r[0] <= end]
         clock = statistics.mean(r[1] for r in inside) if inside else float("nan")
         power = statistics.mean(r[2] for r in inside) if inside else float("nan")
-        print(f"  {seconds * 1e3:8.2f} ms  SM {clock:6.0f} MHz  {power:5.0f} W  ({len(inside)} samples)")
+        reasons = 0
+        for r in inside:
+            reasons |= r[3]
+        gpu_c = statistics.mean(r[4] for r in inside) if inside else float("nan")
+        mem_c = statistics.mean(r[5] for r in inside) if inside else float("nan")
+        print(f"  {seconds * 1e3:8.2f} ms  SM {clock:6.0f} MHz  {power:5.0f} W  reasons {reasons:#06x}  "
+              f"GPU {gpu_c:4.1f} C  HBM {mem_c:4.1f} C  ({len(inside)} samples)")
 PY
