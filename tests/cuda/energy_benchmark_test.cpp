@@ -351,7 +351,7 @@ TEST(Benchmark, AttentionBesideWeightGradients) {
   EnergyCounter counter;
   if (!counter.ready()) GTEST_SKIP() << "NVML's energy counter is not available (libnvidia-ml.so.1)";
   BenchStream stream, side(/*highest=*/true);
-  BenchEvent begin, end;
+  BenchEvent start, attention_done, gemms_done;
   auto sync = [&] { PRIMUS_KERNEL_CHECK(cudaDeviceSynchronize()); };
   AttentionLayer8B layer(stream, 8, /*autotune=*/false);
   layer.forward();
@@ -369,22 +369,23 @@ TEST(Benchmark, AttentionBesideWeightGradients) {
     gemm.linear_backward_weight(d_fc1.get(), norm_out.get(), fc1_grad.get(), rows, hidden, 2 * ffn, false);
     gemm.linear_backward_weight(d_hidden.get(), context.get(), proj_grad.get(), rows, hidden, hidden, false);
   };
-  const auto serial = [&] {  // the GEMMs on `side`, after the attention backward
-    PRIMUS_KERNEL_CHECK(cudaEventRecord(begin, stream));
-    layer.backward();
-    PRIMUS_KERNEL_CHECK(cudaEventRecord(end, stream));
-    PRIMUS_KERNEL_CHECK(cudaStreamWaitEvent(side, end));
-    d_weights();
-    PRIMUS_KERNEL_CHECK(cudaEventRecord(begin, side));
-    PRIMUS_KERNEL_CHECK(cudaStreamWaitEvent(stream, begin));
+  const auto join_gemms = [&] {  // the attention's stream waits for the GEMMs, as the engine would per layer
+    PRIMUS_KERNEL_CHECK(cudaEventRecord(gemms_done, side));
+    PRIMUS_KERNEL_CHECK(cudaStreamWaitEvent(stream, gemms_done));
   };
-  const auto pair = [&] {  // both start together; the attention's stream waits for the GEMMs
-    PRIMUS_KERNEL_CHECK(cudaEventRecord(begin, stream));
-    PRIMUS_KERNEL_CHECK(cudaStreamWaitEvent(side, begin));
+  const auto serial = [&] {  // the GEMMs on `side`, after the attention backward
+    layer.backward();
+    PRIMUS_KERNEL_CHECK(cudaEventRecord(attention_done, stream));
+    PRIMUS_KERNEL_CHECK(cudaStreamWaitEvent(side, attention_done));
+    d_weights();
+    join_gemms();
+  };
+  const auto pair = [&] {  // both start together
+    PRIMUS_KERNEL_CHECK(cudaEventRecord(start, stream));
+    PRIMUS_KERNEL_CHECK(cudaStreamWaitEvent(side, start));
     d_weights();
     layer.backward();
-    PRIMUS_KERNEL_CHECK(cudaEventRecord(end, side));
-    PRIMUS_KERNEL_CHECK(cudaStreamWaitEvent(stream, end));
+    join_gemms();
   };
   print("attention backward alone (x10)", measure(counter, [&] {
           for (int i = 0; i < 10; ++i) layer.backward();

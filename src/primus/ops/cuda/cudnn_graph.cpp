@@ -297,10 +297,7 @@ bool CudnnGraph::add_candidate(cudnnHandle_t handle, BackendDescriptor&& config,
   plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, config.get());
   last_plan_status_ = cudnnBackendFinalize(plan.get());
   if (last_plan_status_ != CUDNN_STATUS_SUCCESS) return false;
-  int64_t workspace = 0;
-  throw_if_failed(cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
-                                           nullptr, &workspace),
-                  "plan workspace size");
+  const int64_t workspace = get_int64(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, "plan workspace size");
   // Name the engine (its global index) for logs and notes.
   BackendDescriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR, name_ + " engine");
   cudnnBackendDescriptor_t engine_raw = engine.get();
