@@ -1,6 +1,7 @@
 // The split-master-weight AdamW launch (train/cuda/master_weights), for every kernel variant:
-// each element against a host AdamW in double on the joined fp32 master weight, and bit for
-// bit against the reference kernel, with parameters that start and end off the 8-element packs
+// each element against a host AdamW in double on the joined fp32 master weight (within fp32
+// rounding: the kernels use fast math), and bit for bit against the reference kernel (also on
+// zero, subnormal and huge values), with parameters that start and end off the 8-element packs
 // (and inside them), mixed weight decay, launches smaller than a pack and of millions of
 // elements, grids of 1-3 SMs, the clip coefficient and the skip flag; elements outside the
 // launch stay untouched. Rows whose marks call their gradient zero: never read (they hold NaN
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -168,6 +170,42 @@ TEST_P(SplitAdamWKernels, LargeLaunchOnThreeSms) {
   PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
   expect_update(random_state(3'000'011, 12), make_launch(5, {1'000'003, 1'000'010, 2'999'999, 3'000'006}, 0b1001),
                 3);
+}
+
+// Weights, moments and gradients at zero (both signs), subnormal, tiny or huge: the async
+// kernel's four-element path (the halves joined and split a pair at a time) must give the
+// reference kernel's per-element bits there too.
+TEST_P(SplitAdamWKernels, EdgeValuesKeepTheReferenceBits) {
+  PRIMUS_SKIP_WITHOUT_CUDA_DEVICE();
+  HostState state = random_state(50'000, 21);
+  std::mt19937 rng(22);
+  const float ps[] = {0.0f, -0.0f, 1e-40f, -3e-39f, 0.5f, -3e38f};
+  const float ms[] = {0.0f, -0.0f, 1e-40f, -1e-40f, 3e-30f, -1e-29f, 2e18f, 1e22f, -1e-3f};
+  const float vs[] = {0.0f, 1e-40f, 1e-35f, 4e-31f, 1e-30f, 1e30f, 3e38f, 1e-4f};
+  const float gs[] = {0.0f, -0.0f, 1e-40f, -1e-20f, 1e-3f, 1e19f};
+  auto pick = [&](const auto& values) { return values[rng() % std::size(values)]; };
+  for (std::size_t e = 0; e < state.m.size(); ++e) {
+    if (rng() % 3 == 0) {
+      const float p = pick(ps);
+      std::uint32_t bits;
+      std::memcpy(&bits, &p, 4);
+      state.high[e] = static_cast<std::uint16_t>(bits >> 16);
+      state.low[e] = static_cast<std::uint16_t>(bits & 0xffff);
+    }
+    if (rng() % 3 == 0) state.m[e] = pick(ms);
+    if (rng() % 3 == 0) state.v[e] = pick(vs);
+    if (rng() % 3 == 0) state.g[e] = pick(gs);
+  }
+  DeviceBuffer<float> clip(std::vector<float>{0.5f});
+  const SplitAdamWLaunch launch = make_launch(3, {1000, 1003, 30001, 49'990}, 0b0101);
+  const AdamWHyperparameters hyper{1e-3, 0.9, 0.95, 1e-8, 0.1, 3};
+  DeviceState device(state);
+  device.run(launch, hyper, clip.get(), nullptr, 2, GetParam());
+  DeviceState reference(state);
+  reference.run(launch, hyper, clip.get(), nullptr, 2, SplitAdamWKernel::kReference);
+  const HostState after = device.download();
+  EXPECT_TRUE(same_bits(after, reference.download()));
+  EXPECT_FALSE(same_bits(after, state)) << "nothing moved: the comparison would be vacuous";
 }
 
 TEST_P(SplitAdamWKernels, SkipFlagLeavesEverythingUntouched) {

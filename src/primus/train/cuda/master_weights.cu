@@ -16,7 +16,7 @@ namespace primus::train::cuda {
 
 using ops::cuda::AdamWHyperparameters;
 using ops::cuda::AdamWScalars;
-using ops::cuda::adamw_update;
+using ops::cuda::adamw_update_fast;
 using ops::cuda::ZeroRows;
 
 namespace {
@@ -52,10 +52,11 @@ __device__ __forceinline__ float load_grad(const float* grads, std::int64_t e, c
   return in_zero_row(zero, e) ? 0.0f : grads[e];
 }
 
-// The split master weight (high, low) joined, updated and split again.
+// The split master weight (high, low) joined, updated (adamw_update_fast: every split kernel and
+// the gather the same bits) and split again.
 __device__ __forceinline__ void update_one(std::uint16_t& high, std::uint16_t& low, float& m, float& v, float g,
                                            float decay, const AdamWScalars& s) {
-  const float p = adamw_update(__uint_as_float((static_cast<unsigned>(high) << 16) | low), m, v, g, decay, s);
+  const float p = adamw_update_fast(__uint_as_float((static_cast<unsigned>(high) << 16) | low), m, v, g, decay, s);
   const unsigned bits = __float_as_uint(p);
   high = static_cast<std::uint16_t>(bits >> 16);
   low = static_cast<std::uint16_t>(bits & 0xffffu);
@@ -214,6 +215,24 @@ __device__ __forceinline__ void store_quad(const Quad& x, std::int64_t q, std::u
   reinterpret_cast<float4*>(exp_avg_sq)[q] = x.exp_avg_sq;
 }
 
+// Quad x updated as update_one would each element (the same bits), with one decay factor; the
+// high/low halves joined and split a pair at a time (one PRMT per element each way).
+__device__ __forceinline__ void update_quad(Quad& x, float decay, float clip, const AdamWScalars& s) {
+  const unsigned high_words[2] = {x.high.x, x.high.y}, low_words[2] = {x.low.x, x.low.y};
+  float p[4];
+#pragma unroll
+  for (int w = 0; w < 2; ++w) {
+    p[2 * w] = __uint_as_float(__byte_perm(low_words[w], high_words[w], 0x5410));
+    p[2 * w + 1] = __uint_as_float(__byte_perm(low_words[w], high_words[w], 0x7632));
+  }
+#pragma unroll
+  for (int i = 0; i < 4; ++i) p[i] = adamw_update_fast(p[i], x.m()[i], x.v()[i], __fmul_rn(x.g()[i], clip), decay, s);
+  const unsigned bits[4] = {__float_as_uint(p[0]), __float_as_uint(p[1]), __float_as_uint(p[2]),
+                            __float_as_uint(p[3])};
+  x.high = make_uint2(__byte_perm(bits[0], bits[1], 0x7632), __byte_perm(bits[2], bits[3], 0x7632));
+  x.low = make_uint2(__byte_perm(bits[0], bits[1], 0x5410), __byte_perm(bits[2], bits[3], 0x5410));
+}
+
 // cp.async: a global -> shared copy that holds no register while in flight. `after` is an
 // operand only: the copy cannot issue before the registers it was computed from are written.
 template <int kBytes>
@@ -233,10 +252,12 @@ __device__ __forceinline__ void copy_async_wait_all() { asm volatile("cp.async.w
 // Quad q's gradient into this thread's shared slot: copied (cp.async, after `after`), or +0
 // where its rows are zero, stored by the thread itself and so ordered after its earlier reads
 // of the slot like any own access; a quad straddling a row edge goes element by element.
+// kZeroRows false: zero.marks is null, every gradient is copied (the row checks compile away).
+template <bool kZeroRows>
 __device__ __forceinline__ void copy_quad_grad(float4* slot, const float* grads, std::int64_t q,
                                                const GradZeroRows& zero, unsigned after) {
   constexpr int kQuad = 4;
-  const RunGrads run = run_grads<kQuad>(zero, kQuad * q);
+  const RunGrads run = kZeroRows ? run_grads<kQuad>(zero, kQuad * q) : RunGrads::kRead;
   if (run == RunGrads::kRead) {
     copy_async<16>(slot, reinterpret_cast<const float4*>(grads) + q, after);
   } else if (run == RunGrads::kZero) {
@@ -274,6 +295,9 @@ static_assert(sizeof(AsyncChunk) > 228 * 1024 / 2, "one block per SM: a second m
 // issues the copies of chunk i + 1 into the same slots (its own: no block barrier; ordered after
 // those reads by a register dependency), then computes chunk i and stores it to global memory.
 // The gradient of a quad inside a zero row is not copied: the thread stores +0 into its slot.
+// kZeroRows: whether zero.marks may be set. Without marks (the overlapped tail's launches) the
+// per-quad row checks and their branches go: ~76 instructions per element become ~62 (ncu).
+template <bool kZeroRows>
 __global__ void __launch_bounds__(kAsyncThreads, 1)
     split_adamw_async_kernel(const SplitAdamWLaunch launch, std::uint16_t* high, std::uint16_t* low, float* exp_avg,
                              float* exp_avg_sq, const float* grads, const float* clip_coeff,
@@ -301,7 +325,7 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
         copy_async<8>(&chunk.low[half][t], reinterpret_cast<const uint2*>(low) + q, after);
         copy_async<16>(&chunk.exp_avg[half][t], reinterpret_cast<const float4*>(exp_avg) + q, after);
         copy_async<16>(&chunk.exp_avg_sq[half][t], reinterpret_cast<const float4*>(exp_avg_sq) + q, after);
-        copy_quad_grad(&chunk.grad[half][t], grads, q, zero, after);
+        copy_quad_grad<kZeroRows>(&chunk.grad[half][t], grads, q, zero, after);
       }
     }
     copy_async_commit();
@@ -332,7 +356,7 @@ __global__ void __launch_bounds__(kAsyncThreads, 1)
       for (int half = 0; half < 2; ++half) {
         const std::int64_t q = half == 0 ? q0 : q1;
         if (q < end_quad) {
-          update_with_decay<kQuad>(x[half].h(), x[half].l(), x[half].m(), x[half].v(), x[half].g(), decay, clip, s);
+          update_quad(x[half], decay, clip, s);
           store_quad(x[half], q, high, low, exp_avg, exp_avg_sq);
         }
       }
@@ -482,13 +506,14 @@ void split_adamw_launch_with(SplitAdamWKernel kernel, const SplitAdamWLaunch& la
   if (kernel == SplitAdamWKernel::kAsync) {
     constexpr int shared_bytes = sizeof(AsyncChunk);
     static const bool shared_raised = [] {  // more than 48 KB only once the limit is raised
-      PRIMUS_CUDA_CHECK(cudaFuncSetAttribute(split_adamw_async_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             shared_bytes));
+      for (auto* function : {split_adamw_async_kernel<true>, split_adamw_async_kernel<false>})
+        PRIMUS_CUDA_CHECK(cudaFuncSetAttribute(function, cudaFuncAttributeMaxDynamicSharedMemorySize, shared_bytes));
       return true;
     }();
     (void)shared_raised;
-    split_adamw_async_kernel<<<blocks, threads, shared_bytes, stream>>>(
-        launch, high_bits, low, exp_avg, exp_avg_sq, grads, clip_coeff, found_non_finite, loss_sum, s, zero);
+    auto* kernel_function = zero.marks != nullptr ? split_adamw_async_kernel<true> : split_adamw_async_kernel<false>;
+    kernel_function<<<blocks, threads, shared_bytes, stream>>>(launch, high_bits, low, exp_avg, exp_avg_sq, grads,
+                                                               clip_coeff, found_non_finite, loss_sum, s, zero);
   } else {
     split_adamw_kernel<<<blocks, threads, 0, stream>>>(launch, high_bits, low, exp_avg, exp_avg_sq, grads, clip_coeff,
                                                        found_non_finite, loss_sum, s, zero);

@@ -38,7 +38,8 @@ struct SplitAdamWLaunch {
   __host__ __device__ std::int64_t end() const { return segment_count > 0 ? segment_end[segment_count - 1] : begin; }
 };
 
-// AdamW (torch.optim.AdamW order, as primus::optim::AdamW::step) on the split master weights
+// AdamW (torch.optim.AdamW order, as primus::optim::AdamW::step, in apex-style fast math:
+// ops::cuda::adamw_update_fast, within a few ulps of the CPU's update) on the split master weights
 // for one launch's elements, on at most `sms` SMs (0: the whole device; exactly one block per
 // SM, whichever kernel runs). The gradient is scaled by *clip_coeff; the update is skipped when
 // *found_non_finite != 0 or *loss_sum is not finite. zero_grads: rows of the gradient that the
