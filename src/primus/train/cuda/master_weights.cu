@@ -11,12 +11,12 @@
 #include "primus/ops/cuda/device_info.hpp"
 #include "primus/ops/cuda/kernel_check.hpp"
 #include "primus/train/cuda/master_weights.hpp"
+#include "primus/train/cuda/split_master_update.cuh"
 
 namespace primus::train::cuda {
 
 using ops::cuda::AdamWHyperparameters;
 using ops::cuda::AdamWScalars;
-using ops::cuda::adamw_update;
 using ops::cuda::ZeroRows;
 
 namespace {
@@ -50,15 +50,6 @@ __device__ __forceinline__ RunGrads run_grads(const GradZeroRows& zero, std::int
 // One gradient element: +0 in a zero row (the value it holds there), else read.
 __device__ __forceinline__ float load_grad(const float* grads, std::int64_t e, const GradZeroRows& zero) {
   return in_zero_row(zero, e) ? 0.0f : grads[e];
-}
-
-// The split master weight (high, low) joined, updated and split again.
-__device__ __forceinline__ void update_one(std::uint16_t& high, std::uint16_t& low, float& m, float& v, float g,
-                                           float decay, const AdamWScalars& s) {
-  const float p = adamw_update(__uint_as_float((static_cast<unsigned>(high) << 16) | low), m, v, g, decay, s);
-  const unsigned bits = __float_as_uint(p);
-  high = static_cast<std::uint16_t>(bits >> 16);
-  low = static_cast<std::uint16_t>(bits & 0xffffu);
 }
 
 // Index of the launch's segment holding `element`, scanning on from `from` (a thread's
