@@ -217,15 +217,16 @@ TEST(CudaEngine, RejectsRecomputeModulesOfOtherArchitectures) {
 }
 
 // The overlapped optimizer (AdamW groups on a side stream, the next forward waiting per
-// parameter; the word embeddings' update deferred behind the forward's gather, or not) must
-// change nothing: parameters, moments and losses of seven steps (two micro-batches each, an
-// evaluation between steps, the learning rate changing every step, the fifth step skipped for
-// a non-finite loss) are bit-identical to the serial optimizer's, also when the host reads the
-// parameters after the third step (a deferred update is then stored) and training goes on.
-// With the forward's GEMMs planned for fewer SMs as well, cuBLASLt may pick other kernels
-// (other summation orders): equal within bf16 rounding. The deferred table's update and
+// parameter; the word embeddings' update deferred behind the forward's gather, kept lazily per
+// row or not) must change nothing: parameters, moments and losses of seven steps (two
+// micro-batches each, an evaluation between steps, the learning rate changing every step, the
+// fifth step skipped for a non-finite loss) are bit-identical to the serial optimizer's. Lazy
+// rows run with the default ring of 8 steps and with a ring of 3 (rows replay up to 3 missed
+// steps; the table read by the host after the third step, which stores every row, and training
+// goes on). With the forward's GEMMs planned for fewer SMs as well, cuBLASLt may pick other
+// kernels (other summation orders): equal within bf16 rounding. The deferred table's update and
 // gather, which skip the untouched rows' zero gradients, equal reading the whole dense gradient
-// (PRIMUS_SPARSE_EMBEDDING_GRAD=0) bit for bit.
+// (PRIMUS_SPARSE_EMBEDDING_GRAD=0, which also turns lazy rows off) bit for bit.
 TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
   PRIMUS_SKIP_WITHOUT_GPU();
   // Two layers of width 1024 so that several groups (>= 1M elements) exist; untied embeddings.
@@ -272,15 +273,20 @@ TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
   const auto [serial_sms, serial] = run({{"PRIMUS_OPTIMIZER_OVERLAP_SMS", "0"}});
   const std::pair<std::string, std::string> wide = {"PRIMUS_OPTIMIZER_OVERLAP_SMS", "8"},
                                             all_layers = {"PRIMUS_OPTIMIZER_OVERLAP_LAYERS", "0"};
-  const auto [overlap_sms, overlapped] = run({wide, all_layers});  // word embeddings deferred behind the gather
-  const auto [midway_sms, read_midway] = run({wide, all_layers}, true);
+  const auto [overlap_sms, lazy] = run({wide, all_layers});  // word embeddings lazy behind the gather
+  const auto [midway_sms, lazy_midway] = run({wide, all_layers}, true);
+  const auto [ring3_sms, lazy_ring3] = run({wide, all_layers, {"PRIMUS_LAZY_EMBEDDING_RING", "3"}}, true);
+  const auto [eager_sms, eager] = run({wide, all_layers, {"PRIMUS_LAZY_EMBEDDING_ROWS", "0"}});
   const auto [undeferred_sms, undeferred] = run({wide, all_layers, {"PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS", "0"}});
   const auto [narrow_sms, narrow] = run({wide, {"PRIMUS_OPTIMIZER_OVERLAP_LAYERS", "2"}});
   const auto [dense_sms, dense] = run({wide, all_layers, {"PRIMUS_SPARSE_EMBEDDING_GRAD", "0"}});
   EXPECT_EQ(serial_sms, 0);
-  for (const int sms : {overlap_sms, midway_sms, undeferred_sms, narrow_sms, dense_sms}) EXPECT_EQ(sms, 8);
-  expect_identical(overlapped, serial, "deferred behind the gather");
-  expect_identical(read_midway, serial, "deferred, parameters read after the third step");
+  for (const int sms : {overlap_sms, midway_sms, ring3_sms, eager_sms, undeferred_sms, narrow_sms, dense_sms})
+    EXPECT_EQ(sms, 8);
+  expect_identical(lazy, serial, "lazy rows, ring of 8");
+  expect_identical(lazy_midway, serial, "lazy rows, ring of 8, read midway");
+  expect_identical(lazy_ring3, serial, "lazy rows, ring of 3, read midway");
+  expect_identical(eager, serial, "deferred, every row every step");
   expect_identical(undeferred, serial, "not deferred");
   expect_identical(dense, serial, "deferred, every gradient row read");
   ASSERT_EQ(narrow.losses.size(), serial.losses.size());
@@ -295,7 +301,7 @@ TEST(CudaEngine, OverlappedOptimizerIsBitIdenticalToSerial) {
   std::vector<float> init(fresh.num_parameters());
   fresh.read_parameters(init);
   std::size_t unchanged = 0;
-  for (std::size_t i = 0; i < init.size(); ++i) unchanged += init[i] == overlapped.params[i];
+  for (std::size_t i = 0; i < init.size(); ++i) unchanged += init[i] == lazy.params[i];
   EXPECT_LT(unchanged, init.size() / 100) << "parameters the steps left unchanged";
 }
 

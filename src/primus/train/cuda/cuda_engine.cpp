@@ -58,6 +58,8 @@ CudaEngine::CudaEngine(const config::TrainConfig& config)
     exp_avg_sq_ = arena.allocate<float>(n);
     norm_scratch_ = arena.allocate<double>(ops::cuda::grad_sum_of_squares_scratch_doubles(n));
     scalars_ = arena.allocate<DeviceScalars>(1);
+    lazy_.row_step = arena.allocate<std::int32_t>(config.model.padded_vocab_size);
+    lazy_.ring = arena.allocate_bytes(lazy_rows_ring_bytes(LazyRows::kMaxRing));
   };
   model::cuda::DeviceArena measuring;
   plan(measuring);
@@ -67,6 +69,7 @@ CudaEngine::CudaEngine(const config::TrainConfig& config)
   PRIMUS_CUDA_CHECK(cudaMemset(exp_avg_sq_, 0, static_cast<std::size_t>(n) * sizeof(float)));
   PRIMUS_CUDA_CHECK(cudaMemset(grads_, 0, static_cast<std::size_t>(n) * sizeof(float)));
   PRIMUS_CUDA_CHECK(cudaMemset(scalars_, 0, sizeof(DeviceScalars)));
+  PRIMUS_CUDA_CHECK(cudaMemset(lazy_.row_step, 0, static_cast<std::size_t>(config.model.padded_vocab_size) * 4));
   PRIMUS_CUDA_CHECK(cudaMallocHost(&host_scalars_, sizeof(DeviceScalars)));
   model_ = std::make_unique<model::cuda::CudaGPTModel>(
       config.model, config.training.micro_batch_size, recompute, layout_, weights_high_, grads_, stream_);
@@ -115,6 +118,9 @@ void CudaEngine::configure_optimizer() {
   defer_embeddings_ = config::integer_from_environment("PRIMUS_OPTIMIZER_DEFER_EMBEDDINGS", 1, 0, 1) == 1 &&
                       config_.model.untie_embeddings_and_output_weights &&
                       first.name == "embedding.word_embeddings.weight" && groups.front().end == first.offset + first.numel;
+  lazy_rows_ = defer_embeddings_ && model_->word_embedding_zero_rows().marks != nullptr &&
+               config::integer_from_environment("PRIMUS_LAZY_EMBEDDING_ROWS", 1, 0, 1) == 1;
+  lazy_.ring_size = config::integer_from_environment("PRIMUS_LAZY_EMBEDDING_RING", 8, 1, LazyRows::kMaxRing);
   // How many layers' forward run beside the tail: its bytes (28 per parameter) at what the
   // reserved SMs stream (split_adamw_launch: ~95 GB/s per SM alone on an H100, assumed ~60
   // beside the forward, at most ~2.7 TB/s) against one layer's forward FLOPs at ~450 TFLOP/s
@@ -123,7 +129,8 @@ void CudaEngine::configure_optimizer() {
   // wait for the tail's; an overestimate leaves SMs idle once the tail is done (8B: 6 layers
   // instead of 8 measured 0.6-2.3 ms a step faster in three calls; PRIMUS_OPTIMIZER_OVERLAP_LAYERS overrides it).
   const auto& m = config_.model;
-  const std::int64_t tail_begin = defer_embeddings_ ? 0 : fences_->groups().front().end;
+  // Lazy rows leave the table's few touched rows and one slice of it to the tail: not counted.
+  const std::int64_t tail_begin = defer_embeddings_ && !lazy_rows_ ? 0 : fences_->groups().front().end;
   const double tail_bytes = 28.0 * static_cast<double>(layout_.total_numel - tail_begin);
   const double tail_seconds = tail_bytes / std::min(2.7e12, 60e9 * overlap_sms_);
   const double rows = static_cast<double>(config_.training.micro_batch_size) * m.seq_length;
@@ -140,6 +147,13 @@ void CudaEngine::enqueue_word_embedding_update() const {
   model_->defer_word_embeddings(nullptr);
   PRIMUS_CUDA_CHECK(cudaEventRecord(embeddings_read_, stream_));
   PRIMUS_CUDA_CHECK(cudaStreamWaitEvent(optimizer_stream_, embeddings_read_, 0));
+  if (lazy_rows_) {  // the touched rows and this step's slice
+    lazy_rows_update(lazy_table(), lazy_, step_count_, &scalars_->clip_coeff, touched_rows(), /*all_rows=*/false,
+                     overlap_sms_, optimizer_stream_);
+    fences_->record(0, optimizer_stream_);
+    if (timeline_) timeline_->mark("tail.embeddings", optimizer_stream_);
+    return;
+  }
   // Every gradient row is read here, also the untouched (zero) ones: skipping them costs a row
   // lookup per quad, which on the tail's few SMs, where the update is bound by issuing
   // instructions, costs more than the 4 bytes save (1.05e9 parameters, 97 % of rows untouched,
@@ -152,7 +166,36 @@ void CudaEngine::enqueue_word_embedding_update() const {
   if (timeline_) timeline_->mark("tail.embeddings", optimizer_stream_);
 }
 
+LazyTable CudaEngine::lazy_table() const {
+  const auto& table = layout_.parameters.front();
+  return LazyTable{weights_high_, weights_low_, exp_avg_, exp_avg_sq_, grads_, table.offset,
+                   config_.model.padded_vocab_size, config_.model.hidden_size, table.weight_decay};
+}
+
+const std::uint8_t* CudaEngine::touched_rows() const { return model_->word_embedding_zero_rows().marks; }
+
+void CudaEngine::arm_word_embedding_gather() {
+  if (!lazy_rows_) return;
+  // Every forward, not only the first after a step: rows stay behind until stored. The pending
+  // step's touched rows take their gradient from the marks the step's backward set.
+  model_->defer_word_embeddings([this](__nv_bfloat16* out, const std::int32_t* tokens, std::int64_t rows) {
+    fences_->wait(stream_, layout_.parameters.front().offset);  // no store of rows still in flight
+    lazy_rows_gather(out, tokens, rows, lazy_table(), lazy_, step_count_, &scalars_->clip_coeff,
+                     embedding_update_pending_ ? touched_rows() : nullptr, stream_);
+    enqueue_word_embedding_update();
+  });
+}
+
 void CudaEngine::synchronize() const {
+  if (lazy_rows_) {
+    // The host reads or writes the table next: every row brought up to the last step and stored
+    // (with the pending step's gradients, if nothing has stored them yet), after any update in flight.
+    PRIMUS_CUDA_CHECK(cudaStreamSynchronize(optimizer_stream_));
+    lazy_rows_update(lazy_table(), lazy_, step_count_, &scalars_->clip_coeff,
+                     embedding_update_pending_ ? touched_rows() : nullptr, /*all_rows=*/true, 0, stream_);
+    embedding_update_pending_ = false;
+    model_->defer_word_embeddings(nullptr);
+  }
   enqueue_word_embedding_update();  // a deferred update nothing has read yet still has to happen
   PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
   if (optimizer_stream_ != nullptr) PRIMUS_CUDA_CHECK(cudaStreamSynchronize(optimizer_stream_));
@@ -234,7 +277,12 @@ void CudaEngine::read_gradients(std::span<float> out) const {
 
 void CudaEngine::set_optimizer_step_count(std::int64_t steps) {
   if (steps < 0) throw std::invalid_argument("optimizer step count " + std::to_string(steps) + " must be >= 0");
+  synchronize();  // lazy rows: every row current at the old count, so at the new one
   step_count_ = steps;
+  if (lazy_rows_) {
+    lazy_rows_fill(lazy_, config_.model.padded_vocab_size, steps, stream_);
+    PRIMUS_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
 }
 
 void CudaEngine::upload_batch(const model::MicroBatch& batch, float grad_scale) {
@@ -265,6 +313,7 @@ void CudaEngine::forward_backward(const model::MicroBatch& batch, int index, int
     throw std::invalid_argument("forward_backward: micro-batch " + std::to_string(index) + " of " +
                                 std::to_string(count));
   upload_batch(batch, 1.0f / static_cast<float>(count));
+  arm_word_embedding_gather();
   model_->forward_backward(batch.seq_length, index == 0);
   // Σ losses * weights = this micro-batch's masked mean / count: the global batch's mean after the last one.
   accumulate_weighted_loss(&scalars_->loss_sum, model_->losses(), model_->loss_weights(),
@@ -273,6 +322,8 @@ void CudaEngine::forward_backward(const model::MicroBatch& batch, int index, int
 
 StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double clip_grad) {
   enqueue_word_embedding_update();  // the last step's, if no forward has read the table since
+  // Lazy rows: that store reads the clip coefficient and the ring slot this step overwrites.
+  if (lazy_rows_) fences_->wait(stream_, layout_.parameters.front().offset);
   // The step since the last forward began, with the last optimizer tail beside its forward.
   if (timeline_ && step_count_ > 0) timeline_->report("fwd.begin");
   const std::int64_t n = num_parameters();
@@ -288,6 +339,7 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
                                         config_.optimizer.adam_eps,
                                         weight_decay,
                                         step_count_ + 1};
+  if (lazy_rows_) lazy_rows_record_step(lazy_, hyper, stream_);  // before anything replays this step
   // The groups in forward order; overlapped: on the side stream, the next forward waiting per parameter.
   cudaStream_t optimizer = fences_ != nullptr ? optimizer_stream_ : stream_;
   if (fences_ != nullptr) {
@@ -310,7 +362,9 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
     }
   }
   if (fences_ != nullptr) model_->overlap_next_forward(overlap_sms_, overlap_layers_);
-  if (defer_embeddings_) {
+  if (lazy_rows_) {
+    embedding_update_pending_ = true;  // stored behind the next forward's gather (arm_word_embedding_gather)
+  } else if (defer_embeddings_) {
     pending_hyper_ = hyper;
     embedding_update_pending_ = true;
     const auto& table = layout_.parameters.front();
@@ -334,12 +388,14 @@ StepResult CudaEngine::optimizer_step(double lr, double weight_decay, double cli
   result.grad_norm = host_scalars_->grad_norm;
   result.skipped = host_scalars_->found_non_finite != 0 || !std::isfinite(host_scalars_->loss_sum);
   if (!result.skipped) ++step_count_;
+  if (lazy_rows_ && result.skipped) embedding_update_pending_ = false;  // nothing of this step to store
   sample_memory();
   return result;
 }
 
 double CudaEngine::evaluate_loss(const model::MicroBatch& batch) {
   upload_batch(batch, 1.0f);
+  arm_word_embedding_gather();
   model_->forward_loss(batch.seq_length);
   accumulate_weighted_loss(&scalars_->eval_loss, model_->losses(), model_->loss_weights(),
                            static_cast<std::int64_t>(batch.micro_batch_size) * batch.seq_length, true, stream_);
@@ -356,6 +412,7 @@ void CudaEngine::forward_logits(const model::MicroBatch& batch, std::span<float>
                             static_cast<std::size_t>(config_.model.padded_vocab_size);
   require_size(out.size(), static_cast<std::int64_t>(count), "forward_logits");
   upload_batch(batch, 1.0f);
+  arm_word_embedding_gather();
   model_->forward_loss(batch.seq_length);
   std::vector<__nv_bfloat16> host(count);
   PRIMUS_CUDA_CHECK(cudaMemcpyAsync(host.data(), model_->logits(), count * 2, cudaMemcpyDeviceToHost, stream_));

@@ -24,6 +24,7 @@
 #include "primus/model/cuda/device_arena.hpp"
 #include "primus/model/parameter_layout.hpp"
 #include "primus/ops/cuda/adamw.hpp"
+#include "primus/train/cuda/lazy_embedding_rows.hpp"
 #include "primus/train/cuda/master_weights.hpp"
 #include "primus/train/engine.hpp"
 
@@ -81,6 +82,10 @@ class CudaEngine final : public TrainingEngine {
   void configure_optimizer();
   // Enqueues a deferred word-embedding update (behind whatever has read the table so far).
   void enqueue_word_embedding_update() const;
+  // Lazy rows: the next forward reads the word embeddings through lazy_rows_gather.
+  void arm_word_embedding_gather();
+  LazyTable lazy_table() const;
+  const std::uint8_t* touched_rows() const;
   void sample_memory() const;
 
   config::TrainConfig config_;
@@ -99,6 +104,11 @@ class CudaEngine final : public TrainingEngine {
   bool defer_embeddings_ = false;
   mutable bool embedding_update_pending_ = false;
   ops::cuda::AdamWHyperparameters pending_hyper_{};
+  // With the deferred update and tracked touched rows, the table is kept lazily per row
+  // (lazy_embedding_rows.hpp; PRIMUS_LAZY_EMBEDDING_ROWS, default 1; PRIMUS_LAZY_EMBEDDING_RING,
+  // default 8): the pending update stores only the touched rows and one slice.
+  bool lazy_rows_ = false;
+  LazyRows lazy_{};
   cudaEvent_t embeddings_read_ = nullptr;
   std::unique_ptr<model::cuda::StepTimeline> timeline_;  // PRIMUS_CUDA_TIMELINE=1 only
   std::unique_ptr<model::cuda::ParameterFences> fences_;

@@ -11,12 +11,12 @@
 #include "primus/ops/cuda/device_info.hpp"
 #include "primus/ops/cuda/kernel_check.hpp"
 #include "primus/train/cuda/master_weights.hpp"
+#include "primus/train/cuda/split_master_update.cuh"
 
 namespace primus::train::cuda {
 
 using ops::cuda::AdamWHyperparameters;
 using ops::cuda::AdamWScalars;
-using ops::cuda::adamw_update_fast;
 using ops::cuda::ZeroRows;
 
 namespace {
@@ -50,16 +50,6 @@ __device__ __forceinline__ RunGrads run_grads(const GradZeroRows& zero, std::int
 // One gradient element: +0 in a zero row (the value it holds there), else read.
 __device__ __forceinline__ float load_grad(const float* grads, std::int64_t e, const GradZeroRows& zero) {
   return in_zero_row(zero, e) ? 0.0f : grads[e];
-}
-
-// The split master weight (high, low) joined, updated (adamw_update_fast: every split kernel and
-// the gather the same bits) and split again.
-__device__ __forceinline__ void update_one(std::uint16_t& high, std::uint16_t& low, float& m, float& v, float g,
-                                           float decay, const AdamWScalars& s) {
-  const float p = adamw_update_fast(__uint_as_float((static_cast<unsigned>(high) << 16) | low), m, v, g, decay, s);
-  const unsigned bits = __float_as_uint(p);
-  high = static_cast<std::uint16_t>(bits >> 16);
-  low = static_cast<std::uint16_t>(bits & 0xffffu);
 }
 
 // Index of the launch's segment holding `element`, scanning on from `from` (a thread's
@@ -226,7 +216,7 @@ __device__ __forceinline__ void update_quad(Quad& x, float decay, float clip, co
     p[2 * w + 1] = __uint_as_float(__byte_perm(low_words[w], high_words[w], 0x7632));
   }
 #pragma unroll
-  for (int i = 0; i < 4; ++i) p[i] = adamw_update_fast(p[i], x.m()[i], x.v()[i], __fmul_rn(x.g()[i], clip), decay, s);
+  for (int i = 0; i < 4; ++i) p[i] = ops::cuda::adamw_update_fast(p[i], x.m()[i], x.v()[i], __fmul_rn(x.g()[i], clip), decay, s);
   const unsigned bits[4] = {__float_as_uint(p[0]), __float_as_uint(p[1]), __float_as_uint(p[2]),
                             __float_as_uint(p[3])};
   x.high = make_uint2(__byte_perm(bits[0], bits[1], 0x7632), __byte_perm(bits[2], bits[3], 0x7632));
