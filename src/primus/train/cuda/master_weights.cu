@@ -286,7 +286,7 @@ static_assert(sizeof(AsyncChunk) > 228 * 1024 / 2, "one block per SM: a second m
 // those reads by a register dependency), then computes chunk i and stores it to global memory.
 // The gradient of a quad inside a zero row is not copied: the thread stores +0 into its slot.
 // kZeroRows: whether zero.marks may be set. Without marks (the overlapped tail's launches) the
-// per-quad row checks and their branches go: ~76 instructions per element become ~62 (ncu).
+// per-quad row checks go: ~76 -> ~62 instructions per element with IEEE math (ncu; 37.6 now).
 template <bool kZeroRows>
 __global__ void __launch_bounds__(kAsyncThreads, 1)
     split_adamw_async_kernel(const SplitAdamWLaunch launch, std::uint16_t* high, std::uint16_t* low, float* exp_avg,

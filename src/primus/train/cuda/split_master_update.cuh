@@ -1,6 +1,6 @@
 // One element of a split fp32 master weight (its bf16 high half and 16-bit low half) joined,
-// moved by AdamW (adamw_update_fast) and split again: the update every split-master kernel applies (the AdamW
-// launches, the gather of rows after a pending update, the lazy word-embedding rows), so that
+// moved by AdamW (adamw_update_fast) and split again: the update every split-master kernel
+// applies (AdamW launches, the gather after a pending update, lazy word-embedding rows), so that
 // all of them write the same bits.
 #pragma once
 
