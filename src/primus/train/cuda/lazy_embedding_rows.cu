@@ -96,8 +96,8 @@ __global__ void gather_kernel(std::uint16_t* out, const std::int32_t* tokens, st
 __device__ __forceinline__ void replay_quad(uint2& high, uint2& low, float4& m4, float4& v4, std::int64_t from,
                                             std::int64_t to, float4 g_to, bool decays, const SharedRing& ring,
                                             int ring_size) {
-  float p[4] = {__uint_as_float(__byte_perm(low.x, high.x, 0x5410)), __uint_as_float(__byte_perm(low.x, high.x, 0x7632)),
-                __uint_as_float(__byte_perm(low.y, high.y, 0x5410)), __uint_as_float(__byte_perm(low.y, high.y, 0x7632))};
+  float p[4];
+  join_quad(high, low, p);
   float m[4] = {m4.x, m4.y, m4.z, m4.w}, v[4] = {v4.x, v4.y, v4.z, v4.w};
   const float g[4] = {g_to.x, g_to.y, g_to.z, g_to.w};
   int slot = static_cast<int>((from + 1) % ring_size);
@@ -108,9 +108,7 @@ __device__ __forceinline__ void replay_quad(uint2& high, uint2& low, float4& m4,
     for (int i = 0; i < 4; ++i) p[i] = ops::cuda::adamw_update_fast(p[i], m[i], v[i], s == to ? g[i] : 0.0f, decay, scalars);
     slot = slot + 1 == ring_size ? 0 : slot + 1;
   }
-  const unsigned bits[4] = {__float_as_uint(p[0]), __float_as_uint(p[1]), __float_as_uint(p[2]), __float_as_uint(p[3])};
-  high = make_uint2(__byte_perm(bits[0], bits[1], 0x7632), __byte_perm(bits[2], bits[3], 0x7632));
-  low = make_uint2(__byte_perm(bits[0], bits[1], 0x5410), __byte_perm(bits[2], bits[3], 0x5410));
+  split_quad(p, high, low);
   m4 = make_float4(m[0], m[1], m[2], m[3]);
   v4 = make_float4(v[0], v[1], v[2], v[3]);
 }

@@ -208,19 +208,12 @@ __device__ __forceinline__ void store_quad(const Quad& x, std::int64_t q, std::u
 // Quad x updated as update_one would each element (the same bits), with one decay factor; the
 // high/low halves joined and split a pair at a time (one PRMT per element each way).
 __device__ __forceinline__ void update_quad(Quad& x, float decay, float clip, const AdamWScalars& s) {
-  const unsigned high_words[2] = {x.high.x, x.high.y}, low_words[2] = {x.low.x, x.low.y};
   float p[4];
+  join_quad(x.high, x.low, p);
 #pragma unroll
-  for (int w = 0; w < 2; ++w) {
-    p[2 * w] = __uint_as_float(__byte_perm(low_words[w], high_words[w], 0x5410));
-    p[2 * w + 1] = __uint_as_float(__byte_perm(low_words[w], high_words[w], 0x7632));
-  }
-#pragma unroll
-  for (int i = 0; i < 4; ++i) p[i] = ops::cuda::adamw_update_fast(p[i], x.m()[i], x.v()[i], __fmul_rn(x.g()[i], clip), decay, s);
-  const unsigned bits[4] = {__float_as_uint(p[0]), __float_as_uint(p[1]), __float_as_uint(p[2]),
-                            __float_as_uint(p[3])};
-  x.high = make_uint2(__byte_perm(bits[0], bits[1], 0x7632), __byte_perm(bits[2], bits[3], 0x7632));
-  x.low = make_uint2(__byte_perm(bits[0], bits[1], 0x5410), __byte_perm(bits[2], bits[3], 0x5410));
+  for (int i = 0; i < 4; ++i)
+    p[i] = ops::cuda::adamw_update_fast(p[i], x.m()[i], x.v()[i], __fmul_rn(x.g()[i], clip), decay, s);
+  split_quad(p, x.high, x.low);
 }
 
 // cp.async: a global -> shared copy that holds no register while in flight. `after` is an

@@ -19,4 +19,19 @@ __device__ __forceinline__ void update_one(std::uint16_t& high, std::uint16_t& l
   low = static_cast<std::uint16_t>(bits & 0xffffu);
 }
 
+// Four consecutive split master weights (their high and low halves, 8 bytes each) joined into
+// fp32 values and split back, a pair at a time: one PRMT per element each way.
+__device__ __forceinline__ void join_quad(uint2 high, uint2 low, float (&p)[4]) {
+  p[0] = __uint_as_float(__byte_perm(low.x, high.x, 0x5410));
+  p[1] = __uint_as_float(__byte_perm(low.x, high.x, 0x7632));
+  p[2] = __uint_as_float(__byte_perm(low.y, high.y, 0x5410));
+  p[3] = __uint_as_float(__byte_perm(low.y, high.y, 0x7632));
+}
+__device__ __forceinline__ void split_quad(const float (&p)[4], uint2& high, uint2& low) {
+  const unsigned b0 = __float_as_uint(p[0]), b1 = __float_as_uint(p[1]), b2 = __float_as_uint(p[2]),
+                 b3 = __float_as_uint(p[3]);
+  high = make_uint2(__byte_perm(b0, b1, 0x7632), __byte_perm(b2, b3, 0x7632));
+  low = make_uint2(__byte_perm(b0, b1, 0x5410), __byte_perm(b2, b3, 0x5410));
+}
+
 }  // namespace primus::train::cuda
