@@ -61,35 +61,6 @@ __global__ void fill_kernel(std::int32_t* row_step, std::int64_t vocab, std::int
     row_step[r] = step;
 }
 
-__global__ void gather_kernel(std::uint16_t* out, const std::int32_t* tokens, std::int64_t rows, LazyTable table,
-                              LazyRows lazy, std::int64_t step, const float* clip_coeff,
-                              const std::uint8_t* touched) {
-  __shared__ SharedRing ring;
-  load_ring(ring, lazy);
-  const auto* high = reinterpret_cast<const std::uint16_t*>(table.high);
-  const float clip = *clip_coeff;
-  const std::int64_t count = rows * table.hidden;
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; e < count; e += stride) {
-    const std::int32_t token = tokens[e / table.hidden];
-    if (token < 0 || token >= table.vocab) {
-      out[e] = 0x7fc0;  // bf16 NaN marks the bad token's row
-      continue;
-    }
-    const std::int64_t i = table.offset + token * table.hidden + e % table.hidden;
-    std::uint16_t h = high[i];
-    const std::int64_t from = lazy.row_step[token];
-    require_in_ring(from, step, lazy.ring_size);
-    if (from < step) {
-      std::uint16_t l = table.low[i];
-      float m = table.exp_avg[i], v = table.exp_avg_sq[i];
-      const float g = touched != nullptr && touched[token] != 0 ? __fmul_rn(table.grads[i], clip) : 0.0f;
-      replay(h, l, m, v, from, step, g, table.decay, ring, lazy.ring_size);
-    }
-    out[e] = h;
-  }
-}
-
 // Four elements from step `from` to step `to` (replay's update, the same bits): the weights are
 // joined once, moved through the missed steps as fp32 values (joining and splitting each step
 // would give the same bits) and split once, a pair at a time.
@@ -113,58 +84,171 @@ __device__ __forceinline__ void replay_quad(uint2& high, uint2& low, float4& m4,
   v4 = make_float4(v[0], v[1], v[2], v[3]);
 }
 
-// One block per row at a time (rows b, b + grid, ...), its threads over the row's elements: four
-// at a time with 8- and 16-byte accesses where the rows allow it (hidden and the table's offset
-// multiples of 4), else one at a time.
+// Both kernels give each row to one warp, its lanes taking the row's quads lane, lane + 32, ...,
+// and no block barrier stands between rows. The update moves one quad per lane at a time (its
+// replay of up to ring_size steps, not the memory, bounds it on the tail's few SMs; two quads
+// spill at 64 registers); the gather two (~128 KB in flight per SM of 32 warps). The first version gave each row a whole block, one quad per thread, with a block
+// barrier per row and, in the update, a scan of every vocabulary row: on the tail's 24 SMs it
+// ran ~21 ms for the 8B table's ~24,000 rows a step, into layers whose GEMMs were planned for
+// every SM (2026-11-27, T1).
+constexpr int kWarp = 32;
+
+struct Row {
+  std::int64_t base;  // the row's first element in the split master buffers
+  std::int64_t from;  // the step its state is current at
+  bool has_grad;      // the step's gradient touched it
+};
+
+struct QuadState {
+  uint2 high, low;
+  float4 m, v, g;  // g: the clipped gradient, or +0
+};
+
+__device__ __forceinline__ QuadState load_quad(const LazyTable& table, std::int64_t q, bool has_grad, float clip) {
+  QuadState x;
+  x.high = reinterpret_cast<const uint2*>(table.high)[q];
+  x.low = reinterpret_cast<const uint2*>(table.low)[q];
+  x.m = reinterpret_cast<const float4*>(table.exp_avg)[q];
+  x.v = reinterpret_cast<const float4*>(table.exp_avg_sq)[q];
+  x.g = make_float4(0.f, 0.f, 0.f, 0.f);
+  if (has_grad) {
+    const float4 g = reinterpret_cast<const float4*>(table.grads)[q];
+    x.g = make_float4(__fmul_rn(g.x, clip), __fmul_rn(g.y, clip), __fmul_rn(g.z, clip), __fmul_rn(g.w, clip));
+  }
+  return x;
+}
+
+__device__ __forceinline__ void store_quad(const LazyTable& table, std::int64_t q, const QuadState& x) {
+  reinterpret_cast<uint2*>(table.high)[q] = x.high;
+  reinterpret_cast<uint2*>(table.low)[q] = x.low;
+  reinterpret_cast<float4*>(table.exp_avg)[q] = x.m;
+  reinterpret_cast<float4*>(table.exp_avg_sq)[q] = x.v;
+}
+
+// Brings one row to `step` and stores it (the whole warp calls this).
+__device__ __forceinline__ void update_row(const LazyTable& table, const Row& row, std::int64_t step, float clip,
+                                           const SharedRing& ring, int ring_size, bool quads, int lane) {
+  if (quads) {
+    const std::int64_t first = row.base / 4, count = table.hidden / 4;
+    for (std::int64_t c = lane; c < count; c += kWarp) {
+      QuadState a = load_quad(table, first + c, row.has_grad, clip);
+      replay_quad(a.high, a.low, a.m, a.v, row.from, step, a.g, table.decay, ring, ring_size);
+      store_quad(table, first + c, a);
+    }
+    return;
+  }
+  auto* high = reinterpret_cast<std::uint16_t*>(table.high);
+  for (std::int64_t c = lane; c < table.hidden; c += kWarp) {
+    const std::int64_t i = row.base + c;
+    std::uint16_t h = high[i], l = table.low[i];
+    float m = table.exp_avg[i], v = table.exp_avg_sq[i];
+    replay(h, l, m, v, row.from, step, row.has_grad ? __fmul_rn(table.grads[i], clip) : 0.0f, table.decay, ring,
+           ring_size);
+    high[i] = h;
+    table.low[i] = l;
+    table.exp_avg[i] = m;
+    table.exp_avg_sq[i] = v;
+  }
+}
+
+// The row's bf16 weights as of `step` into out, not stored (the whole warp calls this).
+__device__ __forceinline__ void gather_row(std::uint16_t* out, const LazyTable& table, const Row& row,
+                                           std::int64_t step, float clip, const SharedRing& ring, int ring_size,
+                                           bool quads, int lane) {
+  if (quads) {  // the caller checked that out's rows start on 8-byte boundaries
+    const std::int64_t first = row.base / 4, count = table.hidden / 4;
+    const auto* high = reinterpret_cast<const uint2*>(table.high);
+    auto* out_quads = reinterpret_cast<uint2*>(out);
+    for (std::int64_t c = lane; c < count; c += 2 * kWarp) {
+      const bool second = c + kWarp < count;
+      if (row.from == step) {  // current: the high halves are the weights
+        out_quads[c] = high[first + c];
+        if (second) out_quads[c + kWarp] = high[first + c + kWarp];
+        continue;
+      }
+      QuadState a = load_quad(table, first + c, row.has_grad, clip), b{};
+      if (second) b = load_quad(table, first + c + kWarp, row.has_grad, clip);
+      replay_quad(a.high, a.low, a.m, a.v, row.from, step, a.g, table.decay, ring, ring_size);
+      out_quads[c] = a.high;
+      if (second) {
+        replay_quad(b.high, b.low, b.m, b.v, row.from, step, b.g, table.decay, ring, ring_size);
+        out_quads[c + kWarp] = b.high;
+      }
+    }
+    return;
+  }
+  const auto* high = reinterpret_cast<const std::uint16_t*>(table.high);
+  for (std::int64_t c = lane; c < table.hidden; c += kWarp) {
+    const std::int64_t i = row.base + c;
+    std::uint16_t h = high[i];
+    if (row.from < step) {
+      std::uint16_t l = table.low[i];
+      float m = table.exp_avg[i], v = table.exp_avg_sq[i];
+      replay(h, l, m, v, row.from, step, row.has_grad ? __fmul_rn(table.grads[i], clip) : 0.0f, table.decay, ring,
+             ring_size);
+    }
+    out[c] = h;
+  }
+}
+
+__global__ void gather_kernel(std::uint16_t* out, const std::int32_t* tokens, std::int64_t rows, LazyTable table,
+                              LazyRows lazy, std::int64_t step, const float* clip_coeff,
+                              const std::uint8_t* touched) {
+  __shared__ SharedRing ring;
+  load_ring(ring, lazy);
+  const float clip = *clip_coeff;
+  const int lane = static_cast<int>(threadIdx.x) % kWarp;
+  const std::int64_t warps_per_block = blockDim.x / kWarp, warps = gridDim.x * warps_per_block;
+  const bool quads =
+      table.hidden % 4 == 0 && table.offset % 4 == 0 && reinterpret_cast<std::uintptr_t>(out) % 8 == 0;
+  for (std::int64_t r = blockIdx.x * warps_per_block + threadIdx.x / kWarp; r < rows; r += warps) {
+    std::uint16_t* out_row = out + r * table.hidden;
+    const std::int32_t token = tokens[r];
+    if (token < 0 || token >= table.vocab) {  // bf16 NaN marks the bad token's row
+      for (std::int64_t c = lane; c < table.hidden; c += kWarp) out_row[c] = 0x7fc0;
+      continue;
+    }
+    const Row row{table.offset + token * table.hidden, lazy.row_step[token], touched != nullptr && touched[token] != 0};
+    require_in_ring(row.from, step, lazy.ring_size);
+    gather_row(out_row, table, row, step, clip, ring, lazy.ring_size, quads, lane);
+  }
+}
+
+// Each warp brings rows to `step`, one at a time: every row (all_rows), else the step's slice
+// (rows slice, slice + ring_size, ...), then the touched rows outside it, found 32 marks at a
+// time with a ballot. Each row is one warp's, which writes its row_step after all its lanes
+// have read it.
 __global__ void __launch_bounds__(1024, 1)
     update_kernel(LazyTable table, LazyRows lazy, std::int64_t step, const float* clip_coeff,
                   const std::uint8_t* touched, bool all_rows) {
   __shared__ SharedRing ring;
   load_ring(ring, lazy);
-  auto* high = reinterpret_cast<std::uint16_t*>(table.high);
   const float clip = *clip_coeff;
-  const int slice = static_cast<int>(step % lazy.ring_size);
+  const int lane = static_cast<int>(threadIdx.x) % kWarp;
+  const std::int64_t warps_per_block = blockDim.x / kWarp, warps = gridDim.x * warps_per_block;
+  const std::int64_t warp = blockIdx.x * warps_per_block + threadIdx.x / kWarp;
   const bool quads = table.hidden % 4 == 0 && table.offset % 4 == 0;
-  for (std::int64_t row = blockIdx.x; row < table.vocab; row += gridDim.x) {
-    const bool has_grad = touched != nullptr && touched[row] != 0;
-    if (!all_rows && !has_grad && row % lazy.ring_size != slice) continue;
-    const std::int64_t from = lazy.row_step[row];
-    if (from == step) continue;  // the whole block agrees: all its threads read the same value
+  const std::int64_t ring_size = lazy.ring_size, slice = step % ring_size;
+  auto bring = [&](std::int64_t r) {
+    const std::int64_t from = lazy.row_step[r];
+    if (from == step) return;  // the whole warp agrees: its lanes read the same value
     require_in_ring(from, step, lazy.ring_size);
-    const std::int64_t base = table.offset + row * table.hidden;
-    if (quads) {
-      const std::int64_t first = base / 4;
-      for (std::int64_t c = threadIdx.x; c < table.hidden / 4; c += blockDim.x) {
-        const std::int64_t q = first + c;
-        uint2 h = reinterpret_cast<const uint2*>(high)[q], l = reinterpret_cast<const uint2*>(table.low)[q];
-        float4 m = reinterpret_cast<const float4*>(table.exp_avg)[q];
-        float4 v = reinterpret_cast<const float4*>(table.exp_avg_sq)[q];
-        float4 g = make_float4(0.f, 0.f, 0.f, 0.f);
-        if (has_grad) {
-          g = reinterpret_cast<const float4*>(table.grads)[q];
-          g = make_float4(__fmul_rn(g.x, clip), __fmul_rn(g.y, clip), __fmul_rn(g.z, clip), __fmul_rn(g.w, clip));
-        }
-        replay_quad(h, l, m, v, from, step, g, table.decay, ring, lazy.ring_size);
-        reinterpret_cast<uint2*>(high)[q] = h;
-        reinterpret_cast<uint2*>(table.low)[q] = l;
-        reinterpret_cast<float4*>(table.exp_avg)[q] = m;
-        reinterpret_cast<float4*>(table.exp_avg_sq)[q] = v;
-      }
-    } else {
-      for (std::int64_t c = threadIdx.x; c < table.hidden; c += blockDim.x) {
-        const std::int64_t i = base + c;
-        std::uint16_t h = high[i], l = table.low[i];
-        float m = table.exp_avg[i], v = table.exp_avg_sq[i];
-        replay(h, l, m, v, from, step, has_grad ? __fmul_rn(table.grads[i], clip) : 0.0f, table.decay, ring,
-               lazy.ring_size);
-        high[i] = h;
-        table.low[i] = l;
-        table.exp_avg[i] = m;
-        table.exp_avg_sq[i] = v;
-      }
-    }
-    __syncthreads();  // every thread has read row_step[row] before it moves on
-    if (threadIdx.x == 0) lazy.row_step[row] = static_cast<std::int32_t>(step);
+    update_row(table, Row{table.offset + r * table.hidden, from, touched != nullptr && touched[r] != 0}, step, clip,
+               ring, lazy.ring_size, quads, lane);
+    __syncwarp();
+    if (lane == 0) lazy.row_step[r] = static_cast<std::int32_t>(step);
+  };
+  if (all_rows) {
+    for (std::int64_t r = warp; r < table.vocab; r += warps) bring(r);
+    return;
+  }
+  for (std::int64_t r = slice + warp * ring_size; r < table.vocab; r += warps * ring_size) bring(r);
+  if (touched == nullptr) return;
+  for (std::int64_t base = warp * kWarp; base < table.vocab; base += warps * kWarp) {
+    const std::int64_t r = base + lane;
+    const bool mine = r < table.vocab && touched[r] != 0 && r % ring_size != slice;
+    for (unsigned pending = __ballot_sync(0xffffffffu, mine); pending != 0; pending &= pending - 1)
+      bring(base + __ffs(static_cast<int>(pending)) - 1);
   }
 }
 
@@ -211,9 +295,9 @@ void lazy_rows_gather(__nv_bfloat16* out, const std::int32_t* tokens, std::int64
   ops::cuda::require_kernel_argument(rows >= 0 && clip_coeff != nullptr, "lazy_rows_gather",
                                      "rows >= 0 and a clip coefficient expected");
   if (rows == 0) return;
-  const std::int64_t count = rows * table.hidden;
-  const int blocks = static_cast<int>(
-      std::min<std::int64_t>((count + 255) / 256, std::int64_t{ops::cuda::device_sm_count()} * 16));
+  // A warp per row, eight warps a block.
+  const int blocks =
+      static_cast<int>(std::min<std::int64_t>((rows + 7) / 8, std::int64_t{ops::cuda::device_sm_count()} * 8));
   gather_kernel<<<blocks, 256, 0, stream>>>(reinterpret_cast<std::uint16_t*>(out), tokens, rows, table, lazy, step,
                                             clip_coeff, touched);
   PRIMUS_KERNEL_LAUNCH_CHECK();
@@ -225,7 +309,7 @@ void lazy_rows_update(const LazyTable& table, const LazyRows& lazy, std::int64_t
   require_table(table, "lazy_rows_update");
   ops::cuda::require_kernel_argument(clip_coeff != nullptr, "lazy_rows_update", "a clip coefficient expected");
   const int limit = sms > 0 ? std::min(sms, ops::cuda::device_sm_count()) : ops::cuda::device_sm_count();
-  const int blocks = static_cast<int>(std::min<std::int64_t>(table.vocab, limit));
+  const int blocks = static_cast<int>(std::min<std::int64_t>((table.vocab + 31) / 32, limit));
   update_kernel<<<blocks, 1024, 0, stream>>>(table, lazy, step, clip_coeff, touched, all_rows);
   PRIMUS_KERNEL_LAUNCH_CHECK();
 }
