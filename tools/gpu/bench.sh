@@ -24,7 +24,7 @@ primus() {  # shape: the benchmark's summary lines and JSON line
 # ORDER=abba runs each shape's pair twice, mirrored (torch, primus, primus, torch), so that
 # neither side always runs on the cooler or the warmer GPU, and prints the mean of each side's
 # two medians; the default runs each once, torch first.
-for shape in 8B 1B; do
+for shape in ${SHAPES:-8B 1B}; do  # SHAPES=8B: that shape alone
   if [[ "${ORDER:-ab}" == abba ]]; then
     { run torch $shape; run primus $shape; run primus $shape; run torch $shape; } | tee "$OUT/abba_$shape.log"
     python3 - "$shape" "$OUT/abba_$shape.log" <<'PY'
