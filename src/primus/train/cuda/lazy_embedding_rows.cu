@@ -85,12 +85,13 @@ __device__ __forceinline__ void replay_quad(uint2& high, uint2& low, float4& m4,
 }
 
 // Both kernels give each row to one warp, its lanes taking the row's quads lane, lane + 32, ...,
-// and no block barrier stands between rows. The update moves one quad per lane at a time (its
-// replay of up to ring_size steps, not the memory, bounds it on the tail's few SMs; two quads
-// spill at 64 registers); the gather two (~128 KB in flight per SM of 32 warps). The first version gave each row a whole block, one quad per thread, with a block
+// and no block barrier stands between rows. The update moves one quad per lane at a time: its
+// replay of up to ring_size steps, not the memory, bounds it on the tail's few SMs, and two
+// quads spill at its 64 registers. The gather, on the forward's critical path over every SM,
+// moves two. The first version gave each row a whole block, one quad per thread, with a block
 // barrier per row and, in the update, a scan of every vocabulary row: on the tail's 24 SMs it
 // ran ~21 ms for the 8B table's ~24,000 rows a step, into layers whose GEMMs were planned for
-// every SM (2026-11-27, T1).
+// every SM (docs/performance.md, 2026-11-27 T1).
 constexpr int kWarp = 32;
 
 struct Row {
