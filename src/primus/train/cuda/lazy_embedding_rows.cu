@@ -61,16 +61,16 @@ __global__ void fill_kernel(std::int32_t* row_step, std::int64_t vocab, std::int
     row_step[r] = step;
 }
 
-// Four elements from step `from` to step `to` (replay's update, the same bits): the weights are
-// joined once, moved through the missed steps as fp32 values (joining and splitting each step
-// would give the same bits) and split once, a pair at a time.
-__device__ __forceinline__ void replay_quad(uint2& high, uint2& low, float4& m4, float4& v4, std::int64_t from,
-                                            std::int64_t to, float4 g_to, bool decays, const SharedRing& ring,
-                                            int ring_size) {
+// Quad x from step `from` to step `to` (replay's update, the same bits), x.grad the gradient of
+// step `to`: the weights are joined once, moved through the missed steps as fp32 values
+// (joining and splitting each step would give the same bits) and split once, a pair at a time.
+__device__ __forceinline__ void replay_quad(Quad& x, std::int64_t from, std::int64_t to, bool decays,
+                                            const SharedRing& ring, int ring_size) {
   float p[4];
-  join_quad(high, low, p);
-  float m[4] = {m4.x, m4.y, m4.z, m4.w}, v[4] = {v4.x, v4.y, v4.z, v4.w};
-  const float g[4] = {g_to.x, g_to.y, g_to.z, g_to.w};
+  join_quad(x.high, x.low, p);
+  float m[4] = {x.exp_avg.x, x.exp_avg.y, x.exp_avg.z, x.exp_avg.w};
+  float v[4] = {x.exp_avg_sq.x, x.exp_avg_sq.y, x.exp_avg_sq.z, x.exp_avg_sq.w};
+  const float g[4] = {x.grad.x, x.grad.y, x.grad.z, x.grad.w};
   int slot = static_cast<int>((from + 1) % ring_size);
   for (std::int64_t s = from + 1; s <= to; ++s) {
     const AdamWScalars& scalars = ring.slot[slot];
@@ -79,9 +79,9 @@ __device__ __forceinline__ void replay_quad(uint2& high, uint2& low, float4& m4,
     for (int i = 0; i < 4; ++i) p[i] = ops::cuda::adamw_update_fast(p[i], m[i], v[i], s == to ? g[i] : 0.0f, decay, scalars);
     slot = slot + 1 == ring_size ? 0 : slot + 1;
   }
-  split_quad(p, high, low);
-  m4 = make_float4(m[0], m[1], m[2], m[3]);
-  v4 = make_float4(v[0], v[1], v[2], v[3]);
+  split_quad(p, x.high, x.low);
+  x.exp_avg = make_float4(m[0], m[1], m[2], m[3]);
+  x.exp_avg_sq = make_float4(v[0], v[1], v[2], v[3]);
 }
 
 // Both kernels give each row to one warp, its lanes taking the row's quads lane, lane + 32, ...,
@@ -100,30 +100,23 @@ struct Row {
   bool has_grad;      // the step's gradient touched it
 };
 
-struct QuadState {
-  uint2 high, low;
-  float4 m, v, g;  // g: the clipped gradient, or +0
-};
-
-__device__ __forceinline__ QuadState load_quad(const LazyTable& table, std::int64_t q, bool has_grad, float clip) {
-  QuadState x;
+// Quad q of the table with its gradient times clip, or +0 where the row has none.
+__device__ __forceinline__ Quad load_quad(const LazyTable& table, std::int64_t q, bool has_grad, float clip) {
+  Quad x;
   x.high = reinterpret_cast<const uint2*>(table.high)[q];
   x.low = reinterpret_cast<const uint2*>(table.low)[q];
-  x.m = reinterpret_cast<const float4*>(table.exp_avg)[q];
-  x.v = reinterpret_cast<const float4*>(table.exp_avg_sq)[q];
-  x.g = make_float4(0.f, 0.f, 0.f, 0.f);
+  x.exp_avg = reinterpret_cast<const float4*>(table.exp_avg)[q];
+  x.exp_avg_sq = reinterpret_cast<const float4*>(table.exp_avg_sq)[q];
+  x.grad = make_float4(0.f, 0.f, 0.f, 0.f);
   if (has_grad) {
     const float4 g = reinterpret_cast<const float4*>(table.grads)[q];
-    x.g = make_float4(__fmul_rn(g.x, clip), __fmul_rn(g.y, clip), __fmul_rn(g.z, clip), __fmul_rn(g.w, clip));
+    x.grad = make_float4(__fmul_rn(g.x, clip), __fmul_rn(g.y, clip), __fmul_rn(g.z, clip), __fmul_rn(g.w, clip));
   }
   return x;
 }
 
-__device__ __forceinline__ void store_quad(const LazyTable& table, std::int64_t q, const QuadState& x) {
-  reinterpret_cast<uint2*>(table.high)[q] = x.high;
-  reinterpret_cast<uint2*>(table.low)[q] = x.low;
-  reinterpret_cast<float4*>(table.exp_avg)[q] = x.m;
-  reinterpret_cast<float4*>(table.exp_avg_sq)[q] = x.v;
+__device__ __forceinline__ void store_quad(const LazyTable& table, std::int64_t q, const Quad& x) {
+  store_quad(x, q, reinterpret_cast<std::uint16_t*>(table.high), table.low, table.exp_avg, table.exp_avg_sq);
 }
 
 // Brings one row to `step` and stores it (the whole warp calls this).
@@ -132,8 +125,8 @@ __device__ __forceinline__ void update_row(const LazyTable& table, const Row& ro
   if (quads) {
     const std::int64_t first = row.base / 4, count = table.hidden / 4;
     for (std::int64_t c = lane; c < count; c += kWarp) {
-      QuadState a = load_quad(table, first + c, row.has_grad, clip);
-      replay_quad(a.high, a.low, a.m, a.v, row.from, step, a.g, table.decay, ring, ring_size);
+      Quad a = load_quad(table, first + c, row.has_grad, clip);
+      replay_quad(a, row.from, step, table.decay, ring, ring_size);
       store_quad(table, first + c, a);
     }
     return;
@@ -167,12 +160,12 @@ __device__ __forceinline__ void gather_row(std::uint16_t* out, const LazyTable& 
         if (second) out_quads[c + kWarp] = high[first + c + kWarp];
         continue;
       }
-      QuadState a = load_quad(table, first + c, row.has_grad, clip), b{};
+      Quad a = load_quad(table, first + c, row.has_grad, clip), b{};
       if (second) b = load_quad(table, first + c + kWarp, row.has_grad, clip);
-      replay_quad(a.high, a.low, a.m, a.v, row.from, step, a.g, table.decay, ring, ring_size);
+      replay_quad(a, row.from, step, table.decay, ring, ring_size);
       out_quads[c] = a.high;
       if (second) {
-        replay_quad(b.high, b.low, b.m, b.v, row.from, step, b.g, table.decay, ring, ring_size);
+        replay_quad(b, row.from, step, table.decay, ring, ring_size);
         out_quads[c + kWarp] = b.high;
       }
     }

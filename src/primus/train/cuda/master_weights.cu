@@ -185,26 +185,6 @@ __global__ void __launch_bounds__(1024, 1)
   update_head_and_tail(launch, packs, high, low, exp_avg, exp_avg_sq, grads, zero, clip, s);
 }
 
-// Four consecutive elements (a quad q: elements 4q..4q+3) as one access of each array moves them.
-struct Quad {
-  uint2 high, low;
-  float4 exp_avg, exp_avg_sq, grad;
-  __device__ std::uint16_t* h() { return reinterpret_cast<std::uint16_t*>(&high); }
-  __device__ std::uint16_t* l() { return reinterpret_cast<std::uint16_t*>(&low); }
-  __device__ float* m() { return reinterpret_cast<float*>(&exp_avg); }
-  __device__ float* v() { return reinterpret_cast<float*>(&exp_avg_sq); }
-  __device__ const float* g() const { return reinterpret_cast<const float*>(&grad); }
-};
-
-// Writes quad q's new high, low and moments.
-__device__ __forceinline__ void store_quad(const Quad& x, std::int64_t q, std::uint16_t* high, std::uint16_t* low,
-                                           float* exp_avg, float* exp_avg_sq) {
-  reinterpret_cast<uint2*>(high)[q] = x.high;
-  reinterpret_cast<uint2*>(low)[q] = x.low;
-  reinterpret_cast<float4*>(exp_avg)[q] = x.exp_avg;
-  reinterpret_cast<float4*>(exp_avg_sq)[q] = x.exp_avg_sq;
-}
-
 // Quad x updated as update_one would each element (the same bits), with one decay factor; the
 // high/low halves joined and split a pair at a time (one PRMT per element each way).
 __device__ __forceinline__ void update_quad(Quad& x, float decay, float clip, const AdamWScalars& s) {
